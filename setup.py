@@ -34,7 +34,7 @@ setup(
     maintainer_email="maintainers@wav.dev",
     description="World-Value-Action latent-planning policy for the AgileX Piper dual-arm.",
     license="Apache-2.0",
-    tests_require=["pytest"],
+    extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
             "wav = wav_core.cli.main:main",

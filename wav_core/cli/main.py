@@ -13,6 +13,7 @@ import sys
 # Module names under wav_core.cli (and wav_ros.cli for commands that need ROS).
 SUBCOMMANDS: tuple[str, ...] = (
     "wav_core.cli.bench",
+    "wav_core.cli.data",
 )
 
 

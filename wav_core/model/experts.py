@@ -1,0 +1,107 @@
+"""Value expert V and action expert A: one block per world block, each cross-attending to the cached
+hidden states of the world block at the same depth (the fast feature mode's per-block features)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .layers import Attention, FeedForward, TimeEmbedding, modulate, norm
+
+KV = tuple[torch.Tensor, torch.Tensor]
+
+
+class ExpertBlock(nn.Module):
+    """adaLN(flow time) self-attention -> cross-attention(s) -> adaLN FFN.
+
+    The action block has a second cross-attention to the value expert's states, added in parallel
+    with the video one: h = h + attn_video(h) + attn_value(h).
+    """
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, video_dim: int, with_value: bool):
+        super().__init__()
+        self.norm1, self.norm2, self.norm3 = norm(dim), norm(dim), norm(dim)
+        self.mod_offset = nn.Parameter(torch.zeros(6, dim))
+        self.attn = Attention(dim, heads)
+        self.video_attn = Attention(dim, heads, kv_dim=video_dim)
+        self.value_attn = Attention(dim, heads) if with_value else None
+        self.mlp = FeedForward(dim, mlp_ratio)
+
+    def forward(self, x: torch.Tensor, mod: torch.Tensor, video_kv: KV, value_kv: KV | None = None) -> torch.Tensor:
+        # mod [B, 6, D]: the expert's shared adaLN projection of the flow time (adaLN-single).
+        sh1, sc1, g1, sh2, sc2, g2 = (mod + self.mod_offset)[:, :, None].unbind(1)
+        x = x + g1 * self.attn(modulate(self.norm1(x), sh1, sc1))
+        h = self.norm2(x)
+        x = x + self.video_attn(h, kv=video_kv)
+        if self.value_attn is not None and value_kv is not None:
+            x = x + self.value_attn(h, kv=value_kv)
+        return x + g2 * self.mlp(modulate(self.norm3(x), sh2, sc2))
+
+
+class _Expert(nn.Module):
+    def __init__(self, cfg: ModelConfig, n_tokens: int, with_value: bool):
+        super().__init__()
+        e = cfg.expert
+        self.time = TimeEmbedding(e.dim)
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(e.dim, 6 * e.dim))
+        nn.init.zeros_(self.ada[1].weight)
+        nn.init.zeros_(self.ada[1].bias)
+        self.pos = nn.Parameter(torch.randn(n_tokens, e.dim) * 0.02)
+        self.blocks = nn.ModuleList(
+            ExpertBlock(e.dim, e.heads, e.mlp_ratio, cfg.world.dim, with_value) for _ in range(cfg.world.depth)
+        )
+        self.norm_out = norm(e.dim)
+
+    def modulation(self, t: torch.Tensor) -> torch.Tensor:
+        return self.ada(self.time(t)).unflatten(-1, (6, -1))
+
+    def video_kv(self, states: list[torch.Tensor]) -> list[KV]:
+        """Project the cached world states once; every flow step of this expert reuses them."""
+        return [blk.video_attn.project_kv(s) for blk, s in zip(self.blocks, states)]
+
+
+class ValueExpert(_Expert):
+    """Flow-matching generator of the value chunk [H, C] (symlog-normalised reward-to-go)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg, cfg.action_horizon, with_value=False)
+        self.inp = nn.Linear(cfg.value_channels, cfg.expert.dim)
+        self.out = nn.Linear(cfg.expert.dim, cfg.value_channels)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, video_kv: list[KV], return_states: bool = False):
+        """x [B, H, C] at flow time t [B] -> velocity [B, H, C] (and per-block states [B, H, D])."""
+        h = self.inp(x) + self.pos
+        temb = self.modulation(t)
+        states = []
+        for blk, kv in zip(self.blocks, video_kv):
+            h = blk(h, temb, kv)
+            states.append(h)
+        vel = self.out(self.norm_out(h))
+        return (vel, states) if return_states else vel
+
+
+class ActionExpert(_Expert):
+    """Flow-matching generator of the action chunk; the proprio state is a prefix token."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg, cfg.action_horizon + 1, with_value=True)
+        self.state_in = nn.Linear(cfg.state_dim, cfg.expert.dim)
+        self.inp = nn.Linear(cfg.action_dim, cfg.expert.dim)
+        self.out = nn.Linear(cfg.expert.dim, cfg.action_dim)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def value_kv(self, value_states: list[torch.Tensor]) -> list[KV]:
+        return [blk.value_attn.project_kv(s) for blk, s in zip(self.blocks, value_states)]
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, state: torch.Tensor,
+                video_kv: list[KV], value_kv: list[KV]) -> torch.Tensor:
+        """x [B, H, A] at flow time t [B], state [B, S] -> velocity [B, H, A]."""
+        h = torch.cat([self.state_in(state)[:, None], self.inp(x)], 1) + self.pos
+        temb = self.modulation(t)
+        for blk, vkv, ukv in zip(self.blocks, video_kv, value_kv):
+            h = blk(h, temb, vkv, ukv)
+        return self.out(self.norm_out(h[:, 1:]))

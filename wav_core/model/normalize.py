@@ -1,0 +1,63 @@
+"""Normalisation between robot units and model space, from a dataset's statistics.
+
+State and action: min-max to [-1, 1] (the paper's choice). Value: symlog((v - mean) / std).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..robot.piper import DUAL_LOWER, DUAL_UPPER
+from .flow import symexp, symlog
+
+
+@dataclass
+class Normalizer:
+    state_min: list[float] = field(default_factory=lambda: DUAL_LOWER.tolist())
+    state_max: list[float] = field(default_factory=lambda: DUAL_UPPER.tolist())
+    action_min: list[float] = field(default_factory=lambda: DUAL_LOWER.tolist())
+    action_max: list[float] = field(default_factory=lambda: DUAL_UPPER.tolist())
+    value_mean: list[float] = field(default_factory=lambda: [0.0] * 17)
+    value_std: list[float] = field(default_factory=lambda: [1.0] * 17)
+
+    @classmethod
+    def from_stats(cls, stats: dict) -> "Normalizer":
+        """From a dataset's stats.json: {state|action: {min, max}, value: {mean, std}}."""
+        try:
+            return cls(
+                state_min=list(map(float, stats["state"]["min"])), state_max=list(map(float, stats["state"]["max"])),
+                action_min=list(map(float, stats["action"]["min"])), action_max=list(map(float, stats["action"]["max"])),
+                value_mean=list(map(float, stats["value"]["mean"])), value_std=list(map(float, stats["value"]["std"])),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"normalisation statistics: missing or malformed entry {exc}") from None
+
+    def _t(self, values: list[float], like: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(values, dtype=np.float32), device=like.device, dtype=like.dtype)
+
+    def _span(self, lo, hi, like):
+        lo, hi = self._t(lo, like), self._t(hi, like)
+        return lo, torch.clamp(hi - lo, min=1e-4)
+
+    def state(self, x: torch.Tensor) -> torch.Tensor:
+        lo, span = self._span(self.state_min, self.state_max, x)
+        return 2 * (x - lo) / span - 1
+
+    def action(self, x: torch.Tensor) -> torch.Tensor:
+        lo, span = self._span(self.action_min, self.action_max, x)
+        return 2 * (x - lo) / span - 1
+
+    def action_inverse(self, x: torch.Tensor) -> torch.Tensor:
+        lo, span = self._span(self.action_min, self.action_max, x)
+        return (x + 1) / 2 * span + lo
+
+    def value(self, v: torch.Tensor) -> torch.Tensor:
+        mean, std = self._t(self.value_mean, v), torch.clamp(self._t(self.value_std, v), min=1e-6)
+        return symlog((v - mean) / std)
+
+    def value_inverse(self, v: torch.Tensor) -> torch.Tensor:
+        mean, std = self._t(self.value_mean, v), torch.clamp(self._t(self.value_std, v), min=1e-6)
+        return symexp(v) * std + mean

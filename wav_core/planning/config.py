@@ -1,0 +1,47 @@
+"""Planner settings (FACTS: the paper's defaults; K = 0 is the no-planning ablation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config.loader import ConfigError
+
+
+@dataclass
+class PlannerConfig:
+    K: int = 3
+    """Planning iterations; 0 samples both noises from N(0, I) (the paper's ablation)."""
+    M: int = 8
+    """Video candidates per iteration."""
+    N: int = 4
+    """Value samples per video candidate."""
+    S: int = 10
+    """Flow steps of the value and action solves."""
+    value_elite_frac: float = 0.1
+    video_elite_frac: float = 0.9
+    alpha_smooth: float = 0.9
+    sigma_decay: float = 0.5
+    snr_eps: float = 1e-6
+    feature_steps: int = 0
+    """World denoising steps before features are taken (0 = the fast feature mode at t = 1)."""
+    deadline_ms: float = 0.0
+    """> 0: stop iterating when the next iteration would end after this budget (best so far is used)."""
+    warm_start: float = 0.0
+    """Blend of the previous plan's final Gaussians into the next plan's start (0 = cold, N(0, I))."""
+
+    def validate(self) -> None:
+        if self.K < 0:
+            raise ConfigError(f"K: got {self.K}, expected >= 0")
+        for key in ("M", "N", "S"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}: got {getattr(self, key)}, expected >= 1")
+        for key in ("value_elite_frac", "video_elite_frac", "alpha_smooth", "sigma_decay", "warm_start"):
+            v = getattr(self, key)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"{key}: got {v}, expected a number in [0, 1]")
+        if self.value_elite_frac == 0 or self.video_elite_frac == 0:
+            raise ConfigError("elite fractions must be > 0")
+        if self.feature_steps < 0 or self.feature_steps >= self.S:
+            raise ConfigError(f"feature_steps: got {self.feature_steps}, expected 0 <= feature_steps < S ({self.S})")
+        if self.deadline_ms < 0:
+            raise ConfigError(f"deadline_ms: got {self.deadline_ms}, expected >= 0")

@@ -1,0 +1,117 @@
+"""The public entry point for planning: validates raw observations, normalises, plans, and returns
+the action chunk in robot units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..model.files import ModelCard, load_model
+from ..model.wav import WAVModel
+from .config import PlannerConfig
+from .noise import PlanNoise
+from .planner import Gaussians, LatentPlanner
+
+
+@dataclass
+class PlanResult:
+    actions: np.ndarray
+    """[H, 14] absolute joint targets in robot units (radians, gripper opening in metres)."""
+    values: np.ndarray
+    """[H, C] predicted value chunk (reward-to-go per channel; last channel = weighted total)."""
+    snr: float
+    """SNR of the chosen candidate's total value."""
+    iteration_best_snr: list[float] = field(default_factory=list)
+    iteration_mean_snr: list[float] = field(default_factory=list)
+    iterations: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class WAVPolicy:
+    def __init__(self, model: WAVModel, card: ModelCard, planner: PlannerConfig | None = None):
+        self.model = model.eval()
+        self.card = card
+        self.cfg = model.cfg
+        self.device = next(model.parameters()).device
+        self.planner = LatentPlanner(model, card.normalization, planner or PlannerConfig())
+        self._last: Gaussians | None = None
+
+    @classmethod
+    def load(cls, directory: str | Path, planner: PlannerConfig | None = None, device: str = "cpu") -> "WAVPolicy":
+        model, card = load_model(directory, device)
+        return cls(model, card, planner)
+
+    def set_planner(self, cfg: PlannerConfig) -> None:
+        self.planner = LatentPlanner(self.model, self.card.normalization, cfg)
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        h, w = self.cfg.image_size
+        return (len(self.cfg.views), self.cfg.n_history, h, w, 3)
+
+    def _check(self, images, state, instruction) -> None:
+        if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.shape != self.image_shape:
+            got = f"{getattr(images, 'dtype', type(images).__name__)} {getattr(images, 'shape', '')}"
+            raise ValueError(f"images: got {got}, expected uint8 array of shape {self.image_shape} "
+                             f"[views {self.cfg.views}, history, H, W, RGB]")
+        state = np.asarray(state)
+        if state.shape != (self.cfg.state_dim,):
+            raise ValueError(f"state: got shape {state.shape}, expected ({self.cfg.state_dim},) joint values "
+                             f"in the order {self.card.joints}")
+        if not np.all(np.isfinite(state)):
+            raise ValueError(f"state: contains NaN or inf at indices {np.flatnonzero(~np.isfinite(state)).tolist()}")
+        if not isinstance(instruction, str):
+            raise ValueError(f"instruction: got {type(instruction).__name__}, expected a string")
+
+    def sample_noise(self, seed: int | None = None, generator: torch.Generator | None = None) -> PlanNoise:
+        if generator is None:
+            generator = torch.Generator(device=self.device)
+            generator.manual_seed(0 if seed is None else seed)
+        return PlanNoise.sample(self.cfg, self.planner.cfg, generator, self.device)
+
+    @torch.no_grad()
+    def plan(self, images: np.ndarray, state: np.ndarray, instruction: str | None = None, *,
+             seed: int | None = None, noise: PlanNoise | None = None, warm: bool = False) -> PlanResult:
+        """images [V, n_history, H, W, 3] uint8 at the model resolution (oldest frame first);
+        state [14] in robot units; `seed` or `noise` fixes the draws; `warm` starts from the last
+        plan's Gaussians blended toward N(0, I) by `warm_start`."""
+        instruction = self.card.instruction if instruction is None else instruction
+        self._check(images, state, instruction)
+        hist = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 1, 4, 2, 3).float() / 255.0
+        ctx = self.model.context(hist[None], [instruction])
+        state_t = self.card.normalization.state(torch.as_tensor(np.asarray(state, dtype=np.float32), device=self.device))[None]
+        noise = noise or self.sample_noise(seed)
+        start = None
+        if warm and self._last is not None and self.planner.cfg.warm_start > 0:
+            start = self._last.blend_toward_standard(self.planner.cfg.warm_start)
+        out = self.planner.plan(ctx, state_t, noise, start)
+        self._last = out.gaussians
+        actions = self.card.normalization.action_inverse(out.actions).cpu().numpy().astype(np.float64)
+        return PlanResult(
+            actions=actions, values=out.values.cpu().numpy(), snr=float(out.chosen_snr),
+            iteration_best_snr=[float(x) for x in out.best_snr], iteration_mean_snr=[float(x) for x in out.mean_snr],
+            iterations=out.iterations, timings_ms=out.timings_ms,
+        )
+
+
+def random_policy(preset_name: str = "tiny", planner: PlannerConfig | None = None, seed: int = 0,
+                  device: str = "cpu") -> WAVPolicy:
+    """A randomly initialised policy of a preset (tests and benchmarks)."""
+    from ..model.presets import preset
+
+    torch.manual_seed(seed)
+    cfg = preset(preset_name)
+    model = WAVModel(cfg)
+    with torch.no_grad():
+        # Output heads start at zero for training; give them weights so every part shapes the plan.
+        for p in model.parameters():
+            if not p.any():
+                p.normal_(0.0, 0.05)
+    model = model.to(device)
+    return WAVPolicy(model, ModelCard(config=cfg, cameras=list(cfg.views)), planner)
+
+
+__all__ = ["PlanResult", "WAVPolicy", "random_policy"]

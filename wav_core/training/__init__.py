@@ -1,0 +1,1 @@
+"""Staged flow-matching training of the WAV model."""
