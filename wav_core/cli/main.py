@@ -13,6 +13,8 @@ import sys
 # Module names under wav_core.cli (and wav_ros.cli for commands that need ROS).
 SUBCOMMANDS: tuple[str, ...] = (
     "wav_core.cli.bench",
+    "wav_core.cli.train",
+    "wav_core.cli.eval",
     "wav_core.cli.data",
 )
 
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError, MemoryError) as exc:
         print(f"wav {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -24,14 +24,21 @@ class Normalizer:
     value_std: list[float] = field(default_factory=lambda: [1.0] * 17)
 
     @classmethod
-    def from_stats(cls, stats: dict) -> "Normalizer":
-        """From a dataset's stats.json: {state|action: {min, max}, value: {mean, std}}."""
+    def from_stats(cls, stats: dict, margin: float = 0.05, min_span: float = 0.02) -> "Normalizer":
+        """From a dataset's stats.json: {state|action: {min, max}, value: {mean, std}}.
+
+        Ranges are widened by `margin` of their span (and to at least `min_span`) so that a joint
+        that barely moved in the demonstrations does not blow up small deviations at run time."""
+        def widen(lo, hi):
+            lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+            pad = np.maximum((hi - lo) * margin, (min_span - (hi - lo)).clip(min=0) / 2)
+            return (lo - pad).tolist(), (hi + pad).tolist()
+
         try:
-            return cls(
-                state_min=list(map(float, stats["state"]["min"])), state_max=list(map(float, stats["state"]["max"])),
-                action_min=list(map(float, stats["action"]["min"])), action_max=list(map(float, stats["action"]["max"])),
-                value_mean=list(map(float, stats["value"]["mean"])), value_std=list(map(float, stats["value"]["std"])),
-            )
+            s_lo, s_hi = widen(stats["state"]["min"], stats["state"]["max"])
+            a_lo, a_hi = widen(stats["action"]["min"], stats["action"]["max"])
+            return cls(state_min=s_lo, state_max=s_hi, action_min=a_lo, action_max=a_hi,
+                       value_mean=list(map(float, stats["value"]["mean"])), value_std=list(map(float, stats["value"]["std"])))
         except (KeyError, TypeError) as exc:
             raise ValueError(f"normalisation statistics: missing or malformed entry {exc}") from None
 

@@ -110,13 +110,43 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: StageConfig) -> torch.
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warm))
 
 
+class StageLoss(nn.Module):
+    """The loss of one stage as a module, so torch.distributed's DDP can wrap it."""
+
+    def __init__(self, model: WAVModel, stage: str, normalizer: Normalizer, caption_dropout: float = 0.0):
+        super().__init__()
+        self.model, self.stage, self.normalizer, self.caption_dropout = model, stage, normalizer, caption_dropout
+
+    def forward(self, batch: dict[str, Any], generator: torch.Generator | None = None):
+        return LOSSES[self.stage](self.model, batch, self.normalizer, generator, caption_dropout=self.caption_dropout)
+
+
+def set_trainable(model: WAVModel, stage: str) -> list[nn.Parameter]:
+    """Freeze everything the stage does not train; returns the stage's parameters."""
+    model.requires_grad_(False)
+    params = []
+    for m in {"tokenizer": [model.tokenizer], "world": [model.world, model.text], "value": [model.value],
+              "action": [model.world, model.text, model.value, model.action]}[stage]:
+        m.requires_grad_(True)
+        params += list(m.parameters())
+    return params
+
+
 def train_step(model: WAVModel, batch: dict[str, Any], stage: str, optimizer: torch.optim.Optimizer,
                normalizer: Normalizer, cfg: StageConfig, scheduler=None,
-               generator: torch.Generator | None = None) -> dict[str, float]:
-    """One optimisation step of `stage`: loss, backward, gradient clipping, optimiser and schedule."""
-    model.train()
+               generator: torch.Generator | None = None, loss_module: nn.Module | None = None,
+               autocast: torch.autocast | None = None) -> dict[str, float]:
+    """One optimisation step of `stage`: loss, backward, gradient clipping, optimiser and schedule.
+
+    `loss_module` is the (possibly DDP-wrapped) StageLoss; by default one is built around `model`."""
+    loss_module = loss_module or StageLoss(model, stage, normalizer, cfg.caption_dropout)
+    loss_module.train()
     optimizer.zero_grad(set_to_none=True)
-    loss, metrics = LOSSES[stage](model, batch, normalizer, generator, caption_dropout=cfg.caption_dropout)
+    if autocast is not None:
+        with autocast:
+            loss, metrics = loss_module(batch, generator)
+    else:
+        loss, metrics = loss_module(batch, generator)
     if not torch.isfinite(loss):
         raise FloatingPointError(f"{stage} loss is {loss.item()}; check the data and learning rate")
     loss.backward()

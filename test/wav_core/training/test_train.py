@@ -1,0 +1,117 @@
+"""Staged training: every stage runs, a resumed run repeats an uninterrupted one exactly, two gloo
+processes stay in sync, and a run exports to a loadable model directory."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from wav_core.config import RobotConfig
+from wav_core.data.import_bags import import_bags
+from wav_core.data.synthetic import BagSpec, write_rig_bag
+from wav_core.planning import WAVPolicy
+from wav_core.training.config import StageConfig, TrainConfig
+from wav_core.training.export import export_run
+from wav_core.training.run_config import RunConfig
+from wav_core.training.trainer import train
+
+
+def _stage(steps=4):
+    return StageConfig(steps=steps, warmup=2, batch_size=2, lr=1e-3)
+
+
+def tiny_run(**kw) -> RunConfig:
+    return RunConfig(preset="tiny", num_workers=0, checkpoint_every=2, image_every=0, log_every=1,
+                     train=TrainConfig(tokenizer=_stage(), world=_stage(), value=_stage(), action=_stage()), **kw)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train_data")
+    robot = RobotConfig()
+    bags = [write_rig_bag(root / f"bag{i}", robot, BagSpec(seconds=1.2, seed=i)) for i in range(2)]
+    import_bags(bags, robot, root / "dataset")
+    return root / "dataset"
+
+
+def test_all_stages_train_and_export(dataset, tmp_path):
+    result = train(tmp_path / "run", tiny_run(), dataset, ["tokenizer", "world", "value", "action"], progress=False,
+                   log=lambda s: None)
+    assert set(result.losses) == {"tokenizer", "world", "value", "action"}
+    assert all(len(v) == 4 and np.all(np.isfinite(v)) for v in result.losses.values())
+    assert (tmp_path / "run" / "tb").is_dir()
+    model_dir = export_run(tmp_path / "run", tmp_path / "model")
+    policy = WAVPolicy.load(model_dir)
+    for name, value in result.model.state_dict().items():
+        assert torch.equal(policy.model.state_dict()[name], value.cpu()), name
+    # The exported card carries the dataset's normalisation and joint names.
+    assert policy.card.joints[0] == "left_joint1" and policy.card.notes["stage"] == "action"
+
+
+def test_resume_repeats_the_uninterrupted_run(dataset, tmp_path):
+    full = train(tmp_path / "full", tiny_run(), dataset, ["world"], progress=False, log=lambda s: None)
+    train(tmp_path / "cut", tiny_run(), dataset, ["world"], max_steps=2, progress=False, log=lambda s: None)
+    resumed = train(tmp_path / "cut", tiny_run(), dataset, ["world"], resume=True, progress=False, log=lambda s: None)
+    assert resumed.losses["world"] == pytest.approx(full.losses["world"], rel=1e-6)
+    for name, value in full.model.state_dict().items():
+        assert torch.allclose(resumed.model.state_dict()[name], value, atol=1e-6), name
+
+
+def test_existing_run_is_not_overwritten(dataset, tmp_path):
+    train(tmp_path / "run", tiny_run(), dataset, ["value"], max_steps=1, progress=False, log=lambda s: None)
+    with pytest.raises(FileExistsError, match="pass --resume"):
+        train(tmp_path / "run", tiny_run(), dataset, ["value"], max_steps=1, progress=False, log=lambda s: None)
+
+
+def test_incompatible_dataset_is_named(dataset, tmp_path):
+    cfg = tiny_run(model={"views": ["cam_high", "cam_front"]})
+    with pytest.raises(ValueError, match=r"cameras \['cam_front'\] required by the model are not in the dataset"):
+        train(tmp_path / "run", cfg, dataset, ["value"], max_steps=1, progress=False, log=lambda s: None)
+
+
+def test_export_of_a_non_run_names_the_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run.yaml: missing"):
+        export_run(tmp_path, tmp_path / "model")
+
+
+DDP_WORKER = """
+import os, sys, torch
+from safetensors.torch import save_file
+from wav_core.training.config import StageConfig, TrainConfig
+from wav_core.training.run_config import RunConfig
+from wav_core.training.trainer import train
+torch.set_num_threads(1)
+stage = StageConfig(steps=2, warmup=2, batch_size=2, lr=1e-3)
+cfg = RunConfig(preset="tiny", num_workers=0, image_every=0, train=TrainConfig(action=stage))
+dataset, run, out = sys.argv[1:4]
+result = train(run, cfg, dataset, ["action"], progress=False, log=lambda s: None)
+save_file({k: v.contiguous() for k, v in result.model.state_dict().items()},
+          os.path.join(out, "rank%s.safetensors" % os.environ["RANK"]))
+torch.distributed.destroy_process_group()
+"""
+
+
+def test_two_gloo_processes_end_with_identical_parameters(dataset, tmp_path):
+    """Two processes as torchrun would start them (WORLD_SIZE/RANK/MASTER_* in the environment)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for rank in range(2):
+        env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank),
+                   LOCAL_RANK=str(rank), OMP_NUM_THREADS="1")
+        procs.append(subprocess.Popen([sys.executable, "-c", DDP_WORKER, str(dataset), str(tmp_path / "run"), str(tmp_path)],
+                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    for p in procs:
+        out, _ = p.communicate(timeout=300)
+        assert p.returncode == 0, out[-3000:]
+    a, b = load_file(str(tmp_path / "rank0.safetensors")), load_file(str(tmp_path / "rank1.safetensors"))
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    # Both ranks trained (the action head starts at zero and must have moved).
+    assert a["action.out.weight"].abs().sum() > 0

@@ -1,0 +1,137 @@
+"""Training samples for the world, value and action modules (torch.utils.data).
+
+A sample at tick t of an episode of length T:
+  history  [V, n_history, 3, h, w] float in [0, 1]: frames t-(n-1)*stride .. t, clamped at 0
+  future   [V, n_future, 3, h, w]: frames t+stride .. t+n*stride, clamped at T-1
+  state    [14] float32;  actions [H, 14] a_t..a_{t+H-1};  values [H, 17]: both repeat the last row
+           past the episode end
+  instruction str, episode int, tick int
+Normalisation (stats.json) is the model's job, so samples stay in physical units.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
+
+from ..config.loader import ConfigError
+from .dataset import Dataset as DatasetIndex
+from .dataset import decode_frame, load_dataset
+from .errors import DatasetError
+from .resize import model_frame
+
+
+@dataclass
+class SampleSpec:
+    image_size: tuple[int, int] = (256, 256)
+    """(h, w) every camera is resized to (the model resolution)."""
+    n_history: int = 4
+    history_stride: int = 1
+    n_future: int = 4
+    future_stride: int = 1
+    action_horizon: int = 16
+    cameras: list[str] | None = None
+    """Camera order of the V axis; None = the dataset's order."""
+
+    def validate(self) -> None:
+        for key in ("n_history", "history_stride", "n_future", "future_stride", "action_horizon"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}: got {getattr(self, key)}, expected >= 1")
+        if min(self.image_size) < 1:
+            raise ConfigError(f"image_size: got {list(self.image_size)}, expected positive (h, w)")
+
+
+class WavDataset(torch.utils.data.Dataset):
+    """Every tick of every episode is one sample; HDF5 files are opened lazily per process."""
+
+    def __init__(self, dataset_dir: str, spec: SampleSpec | None = None):
+        self.spec = spec or SampleSpec()
+        self.spec.validate()
+        self.data: DatasetIndex = load_dataset(dataset_dir)
+        cams = self.spec.cameras or self.data.cameras
+        unknown = [c for c in cams if c not in self.data.cameras]
+        if unknown:
+            raise DatasetError(f"{dataset_dir}: cameras {unknown} not in the dataset (has {self.data.cameras})")
+        self.cameras = list(cams)
+        self.index = [(e.index, t) for e in self.data.episodes for t in range(e.ticks)]
+        self._files: dict[int, h5py.File] = {}
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_files"] = {}
+        return state
+
+    def _file(self, episode: int) -> h5py.File:
+        if self._pid != os.getpid():
+            self._files, self._pid = {}, os.getpid()
+        f = self._files.get(episode)
+        if f is None:
+            f = self._files[episode] = h5py.File(self.data.episodes[episode].path, "r")
+        return f
+
+    def _frames(self, f: h5py.File, episode: int, cam: str, ticks: list[int], cache: dict) -> torch.Tensor:
+        out = []
+        for t in ticks:
+            key = (cam, t)
+            if key not in cache:
+                img = decode_frame(f[f"images/{cam}"][t], f"{self.data.episodes[episode].path}:/images/{cam}[{t}]")
+                cache[key] = torch.from_numpy(model_frame(img, self.spec.image_size))
+            out.append(cache[key])
+        return torch.stack(out)
+
+    def __getitem__(self, i: int) -> dict:
+        episode, t = self.index[i]
+        info = self.data.episodes[episode]
+        n = info.ticks
+        s = self.spec
+        f = self._file(episode)
+        hist = [max(0, t - (s.n_history - 1 - k) * s.history_stride) for k in range(s.n_history)]
+        fut = [min(n - 1, t + (k + 1) * s.future_stride) for k in range(s.n_future)]
+        cache: dict = {}
+        history = torch.stack([self._frames(f, episode, c, hist, cache) for c in self.cameras])
+        future = torch.stack([self._frames(f, episode, c, fut, cache) for c in self.cameras])
+        chunk = np.minimum(np.arange(t, t + s.action_horizon), n - 1)
+        end = int(chunk[-1]) + 1
+        actions = np.asarray(f["action"][t:end], dtype=np.float32)[chunk - t]
+        values = np.asarray(f["value"][t:end], dtype=np.float32)[chunk - t]
+        return {
+            "history": history,
+            "future": future,
+            "state": torch.from_numpy(np.asarray(f["state"][t], dtype=np.float32)),
+            "actions": torch.from_numpy(actions),
+            "values": torch.from_numpy(values),
+            "instruction": info.instruction,
+            "episode": episode,
+            "tick": t,
+        }
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+
+
+def make_loader(dataset: WavDataset, batch_size: int, shuffle: bool = True, num_workers: int = 2, seed: int = 0, drop_last: bool = True) -> DataLoader:
+    """A DataLoader whose sample order depends only on `seed` (workers seeded from it too)."""
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        worker_init_fn=_seed_worker,
+        generator=generator,
+        drop_last=drop_last,
+        persistent_workers=num_workers > 0,
+    )

@@ -1,0 +1,1 @@
+"""ROS-free runtime logic shared by evaluation, offline replay and the live node."""

@@ -1,0 +1,31 @@
+"""Turn a training run into a model directory (model.yaml + weights.safetensors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from ..config.loader import from_dict
+from ..model.files import ModelCard, save_model
+from ..model.wav import WAVModel
+from .checkpoint import load_checkpoint
+from .trainer import RUN_FILE, latest_weights
+
+
+def export_run(run_dir: str | Path, out_dir: str | Path) -> Path:
+    run = Path(run_dir)
+    if not (run / RUN_FILE).is_file():
+        raise FileNotFoundError(f"{run / RUN_FILE}: missing; is {run} a training run directory?")
+    found = latest_weights(run)
+    if found is None:
+        raise FileNotFoundError(f"{run}/checkpoints: no stage checkpoint to export")
+    stage, ck = found
+    content = yaml.safe_load((run / RUN_FILE).read_text())
+    card = from_dict(ModelCard, content["card"])
+    weights, extra = load_checkpoint(ck)
+    model = WAVModel(card.config)
+    model.load_state_dict(weights)
+    card.notes = {"run": str(run.resolve()), "stage": stage, "step": int(extra["step"]),
+                  "data": content.get("data", "")}
+    return save_model(out_dir, model, card)

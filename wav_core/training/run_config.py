@@ -1,0 +1,50 @@
+"""The YAML of a training run: the model (a preset plus overrides), the stage settings, data loading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config.loader import ConfigError, from_dict, read_yaml, to_dict
+from ..model.config import ModelConfig
+from ..model.presets import preset
+from .config import TrainConfig
+
+
+@dataclass
+class RunConfig:
+    preset: str = "sim"
+    model: dict[str, Any] = field(default_factory=dict)
+    """Overrides applied on top of the preset (same keys as ModelConfig, nested)."""
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+    num_workers: int = 2
+    log_every: int = 20
+    checkpoint_every: int = 500
+    image_every: int = 500
+    """TensorBoard image summaries (reconstructions, predicted futures, values) every N steps."""
+
+    def model_config(self) -> ModelConfig:
+        base = to_dict(preset(self.preset))
+        return from_dict(ModelConfig, _merge(base, self.model), "model")
+
+
+def _merge(base: dict, over: dict, where: str = "model") -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if k not in out:
+            raise ConfigError(f"{where}.{k}: unknown key; expected one of {sorted(out)}")
+        out[k] = _merge(out[k], v, f"{where}.{k}") if isinstance(v, dict) and isinstance(out[k], dict) else v
+    return out
+
+
+def load_run_config(path: str | Path | None) -> RunConfig:
+    if path is None:
+        return RunConfig()
+    try:
+        cfg = from_dict(RunConfig, read_yaml(path))
+        cfg.model_config()
+        return cfg
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

@@ -1,0 +1,218 @@
+"""Staged training: tokenizer -> world -> value -> action, on one CPU, one GPU or many (torchrun).
+
+Each stage starts from the previous stage's weights, checkpoints atomically, and resumes exactly:
+the batch order and every random draw depend only on (seed, stage, step, rank).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+import yaml
+from torch.utils.data import DataLoader
+
+from ..config.loader import to_dict
+from ..model.files import ModelCard
+from ..model.normalize import Normalizer
+from ..model.wav import WAVModel
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import STAGES
+from .objectives import StageLoss, make_optimizer, make_scheduler, set_trainable, train_step
+from .run_config import RunConfig
+from .sampler import StepBatchSampler, step_generator
+from .summaries import write_images
+
+RUN_FILE = "run.yaml"
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> Dist:
+    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; NCCL on GPUs, gloo on CPUs."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available()
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device(f"cuda:{local}") if cuda else torch.device("cpu")
+    if world > 1 and not dist.is_initialized():
+        if cuda:
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return Dist(int(os.environ.get("RANK", "0")), world, device)
+
+
+def stage_dir(run: Path, stage: str) -> Path:
+    return run / "checkpoints" / stage
+
+
+def latest_weights(run: Path) -> tuple[str, Path] | None:
+    """The checkpoint of the last stage that has one."""
+    for stage in reversed(STAGES):
+        d = stage_dir(run, stage)
+        if (d / "model.safetensors").is_file():
+            return stage, d
+    return None
+
+
+def _to_device(batch: dict, device: torch.device) -> dict:
+    return {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+
+
+def _check_dataset(ds, cfg, data_dir) -> None:
+    joints = ds.data.joint_names
+    if len(joints) != cfg.action_dim:
+        raise ValueError(f"{data_dir}: dataset has {len(joints)} joints, the model expects {cfg.action_dim}")
+    stats_v = len(ds.data.stats["value"]["mean"])
+    if stats_v != cfg.value_channels:
+        raise ValueError(f"{data_dir}: dataset has {stats_v} value channels, the model expects {cfg.value_channels}")
+    short = [e.source for e in ds.data.episodes if e.ticks < 2]
+    if short:
+        raise ValueError(f"{data_dir}: episodes with fewer than 2 ticks: {short[:3]}")
+
+
+def prepare_run(run: Path, cfg: RunConfig, data_dir: str | Path, resume: bool) -> dict:
+    """Create (or, with resume, check) the run directory; returns its run.yaml content."""
+    from ..data.dataset import load_dataset
+
+    run_file = run / RUN_FILE
+    if run_file.exists() and not resume:
+        raise FileExistsError(f"{run}: a run already exists here; pass --resume to continue it or choose a new --out")
+    if resume and run_file.exists():
+        return yaml.safe_load(run_file.read_text())
+    data = load_dataset(data_dir)
+    mcfg = cfg.model_config()
+    missing = [v for v in mcfg.views if v not in data.cameras]
+    if missing:
+        raise ValueError(f"{data_dir}: cameras {missing} required by the model are not in the dataset (has {data.cameras})")
+    norm = Normalizer.from_stats(data.stats)
+    card = ModelCard(config=mcfg, normalization=norm, cameras=list(mcfg.views), joints=data.joint_names,
+                     instruction=(data.episodes[0].instruction if data.episodes else ""))
+    content = {"run": to_dict(cfg), "card": to_dict(card), "data": str(Path(data_dir).resolve())}
+    run.mkdir(parents=True, exist_ok=True)
+    tmp = run / (RUN_FILE + ".tmp")
+    tmp.write_text(yaml.safe_dump(content, sort_keys=False))
+    os.replace(tmp, run_file)
+    return content
+
+
+@dataclass
+class TrainResult:
+    losses: dict[str, list[float]]
+    """Loss per step and stage, as this process saw them."""
+    model: WAVModel
+    rank: int = 0
+
+
+def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[str], max_steps: int | None = None,
+          resume: bool = False, progress: bool = True, log: Callable[[str], None] = print) -> TrainResult:
+    """Train `stages` in order."""
+    from ..config.loader import from_dict
+    from ..data.torch_dataset import SampleSpec, WavDataset
+
+    run = Path(run)
+    env = init_distributed()
+    if env.main:
+        content = prepare_run(run, cfg, data_dir, resume)
+    if env.world > 1:
+        dist.barrier()
+    content = yaml.safe_load((run / RUN_FILE).read_text())
+    card = from_dict(ModelCard, content["card"])
+    mcfg, norm = card.config, card.normalization
+    ds = WavDataset(str(data_dir), SampleSpec(image_size=tuple(mcfg.image_size), n_history=mcfg.n_history,
+                                               history_stride=mcfg.history_stride, n_future=mcfg.n_future,
+                                               future_stride=mcfg.future_stride, action_horizon=mcfg.action_horizon,
+                                               cameras=list(mcfg.views)))
+    _check_dataset(ds, mcfg, data_dir)
+    torch.manual_seed(cfg.seed)
+    model = WAVModel(mcfg).to(env.device)
+    writer = None
+    if env.main:
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(run / "tb"))
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if env.device.type == "cuda" else None
+    history: dict[str, list[float]] = {}
+    for stage in stages:
+        scfg = cfg.train.stage(stage)
+        total = scfg.steps if max_steps is None else max_steps
+        ck = stage_dir(run, stage)
+        start, extra = 0, None
+        if resume and (ck / "state.json").is_file():
+            weights, extra = load_checkpoint(ck, env.device)
+            model.load_state_dict(weights)
+            start = int(extra["step"])
+        else:
+            prev = [s for s in STAGES[:STAGES.index(stage)] if (stage_dir(run, s) / "model.safetensors").is_file()]
+            if prev:
+                weights, _ = load_checkpoint(stage_dir(run, prev[-1]), env.device)
+                model.load_state_dict(weights)
+        params = set_trainable(model, stage)
+        loss_module: torch.nn.Module = StageLoss(model, stage, norm, scfg.caption_dropout)
+        if env.world > 1:
+            loss_module = torch.nn.parallel.DistributedDataParallel(
+                loss_module, device_ids=[env.device.index] if env.device.type == "cuda" else None,
+                find_unused_parameters=True)
+        optimizer = make_optimizer(model, stage, scfg)
+        scheduler = make_scheduler(optimizer, scfg)
+        if extra is not None:
+            optimizer.load_state_dict(extra["optimizer"])
+            scheduler.load_state_dict(extra["scheduler"])
+        history[stage] = list(extra.get("losses", [])) if extra else []
+        if start >= total:
+            log(f"[{stage}] already complete ({start}/{total} steps)")
+            continue
+        sampler = StepBatchSampler(len(ds), scfg.batch_size, cfg.seed, stage, start, total, env.rank, env.world)
+        loader = DataLoader(ds, batch_sampler=sampler, num_workers=cfg.num_workers,
+                            pin_memory=env.device.type == "cuda", persistent_workers=False)
+        bar = None
+        if progress and env.main:
+            from tqdm import tqdm
+            bar = tqdm(total=total, initial=start, desc=f"train {stage}", unit="step", dynamic_ncols=True)
+        t0 = time.perf_counter()
+        step = start
+        for step, batch in zip(range(start, total), loader):
+            batch = _to_device(batch, env.device)
+            gen = step_generator(cfg.seed, stage, step, env.rank, env.device)
+            try:
+                metrics = train_step(model, batch, stage, optimizer, norm, scfg, scheduler, gen, loss_module, autocast)
+            except torch.cuda.OutOfMemoryError as exc:
+                raise MemoryError(f"[{stage}] out of GPU memory at batch_size {scfg.batch_size} per process; "
+                                  f"lower train.{stage}.batch_size") from exc
+            history[stage].append(metrics["loss"])
+            done = step + 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{metrics['loss']:.4f}", lr=f"{metrics['lr']:.1e}")
+            if writer is not None and (done % cfg.log_every == 0 or done == total):
+                for k, v in metrics.items():
+                    writer.add_scalar(f"{stage}/{k}", v, done)
+            if writer is not None and cfg.image_every and (done % cfg.image_every == 0 or done == total):
+                write_images(writer, model, stage, batch, norm, done)
+            if env.main and (done % cfg.checkpoint_every == 0 or done == total):
+                save_checkpoint(ck, model.state_dict(), {
+                    "stage": stage, "step": done, "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "losses": history[stage],
+                })
+            if env.world > 1 and (done % cfg.checkpoint_every == 0 or done == total):
+                dist.barrier()
+        if bar is not None:
+            bar.close()
+        if env.main:
+            log(f"[{stage}] {step + 1 - start} steps in {time.perf_counter() - t0:.1f} s, "
+                f"final loss {history[stage][-1] if history[stage] else float('nan'):.4f}")
+    if writer is not None:
+        writer.close()
+    return TrainResult(history, model, env.rank)
