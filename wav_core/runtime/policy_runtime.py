@@ -47,9 +47,18 @@ class PolicyRuntime:
         self.state = state
         self.tick += 1
 
-    def plan(self, seed: int | None = None, warm: bool = False) -> Chunk:
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Copies of what a plan needs, so a planning thread can release the observation lock."""
         if self.state is None:
             raise ValueError("plan: no observation yet; call observe() first")
+        return self.history.stack(), self.state.copy(), self.tick
+
+    def plan_snapshot(self, snap: tuple[np.ndarray, np.ndarray, int], seed: int | None = None,
+                      warm: bool = False) -> Chunk:
+        images, state, tick = snap
         t = time.perf_counter()
-        res = self.policy.plan(self.history.stack(), self.state, self.instruction, seed=seed, warm=warm)
-        return Chunk(res.actions, self.tick, res, (time.perf_counter() - t) * 1000)
+        res = self.policy.plan(images, state, self.instruction, seed=seed, warm=warm)
+        return Chunk(res.actions, tick, res, (time.perf_counter() - t) * 1000)
+
+    def plan(self, seed: int | None = None, warm: bool = False) -> Chunk:
+        return self.plan_snapshot(self.snapshot(), seed, warm)

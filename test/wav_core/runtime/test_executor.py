@@ -1,0 +1,45 @@
+"""The chunk executor: interpolation, late chunks, blending without jumps, replanning on time."""
+
+import numpy as np
+
+from wav_core.runtime.config import ExecutorConfig
+from wav_core.runtime.executor import ChunkExecutor
+
+TICK = 20.0
+
+
+def ramp(start, slope, h=16):
+    return np.repeat((start + slope * np.arange(h))[:, None], 14, axis=1)
+
+
+def test_interpolates_between_steps_and_runs_out():
+    ex = ChunkExecutor(ExecutorConfig(blend_s=0.0), TICK, 16)
+    assert ex.target(0.0) is None and ex.plan_due(0.0)
+    ex.set_chunk(ramp(0.0, 1.0), anchor=1.0, now=1.0, latency_s=0.0)
+    np.testing.assert_allclose(ex.target(1.0), 0.0)
+    np.testing.assert_allclose(ex.target(1.0 + 2.5 / TICK), 2.5)
+    np.testing.assert_allclose(ex.target(1.0 + 15 / TICK), 15.0)
+    assert ex.target(1.0 + 15.5 / TICK) is None and ex.exhausted(1.0 + 16 / TICK)
+
+
+def test_a_late_chunk_starts_at_the_step_that_is_due():
+    ex = ChunkExecutor(ExecutorConfig(blend_s=0.0), TICK, 16)
+    ex.set_chunk(ramp(0.0, 1.0), anchor=0.0, now=0.3, latency_s=0.3)
+    np.testing.assert_allclose(ex.target(0.3), 6.0)  # 0.3 s * 20 Hz
+
+
+def test_blending_removes_the_jump_at_a_chunk_boundary():
+    ex = ChunkExecutor(ExecutorConfig(blend_s=0.25, rate_hz=200), TICK, 16)
+    ex.set_chunk(ramp(0.0, 0.0), anchor=0.0, now=0.0, latency_s=0.0)
+    ex.set_chunk(ramp(1.0, 0.0), anchor=0.4, now=0.4, latency_s=0.0)  # new chunk 1 rad away
+    ts = np.arange(0.4, 0.8, 1 / 200)
+    q = np.array([ex.target(t)[0] for t in ts])
+    assert np.max(np.abs(np.diff(q))) <= 1.0 / (0.25 * 200) + 1e-9
+    assert q[0] < 0.01 and q[-1] == 1.0
+
+
+def test_next_plan_is_requested_early_by_the_measured_latency():
+    ex = ChunkExecutor(ExecutorConfig(replan_after=8), TICK, 16)
+    ex.set_chunk(ramp(0.0, 0.0), anchor=0.0, now=0.1, latency_s=0.1)
+    assert not ex.plan_due(0.29)
+    assert ex.plan_due(0.301)  # 8 steps = 0.4 s, minus 0.1 s latency

@@ -1,0 +1,82 @@
+"""The safety filter: limits, rates, NaN rejection; the watchdog: stale inputs hold the arm."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wav_core.config import ConfigError
+from wav_core.robot.piper import DUAL_LOWER, DUAL_UPPER, HOME
+from wav_core.runtime.config import SafetyConfig
+from wav_core.runtime.safety import SafetyFilter, Watchdog
+
+DT = 1 / 200
+
+
+def test_targets_outside_the_limits_are_clipped():
+    f = SafetyFilter(SafetyConfig(max_joint_velocity=3.0, max_joint_acceleration=1e6, max_gripper_velocity=100))
+    f.reset(HOME)
+    far = DUAL_UPPER + 1.0
+    for _ in range(2000):
+        out = f.filter(far, DT)
+    np.testing.assert_allclose(out.command, DUAL_UPPER)
+    assert "clipped_position" in out.events
+
+
+def test_velocity_and_acceleration_are_bounded():
+    cfg = SafetyConfig(max_joint_velocity=1.0, max_joint_acceleration=5.0)
+    f = SafetyFilter(cfg)
+    f.reset(HOME)
+    prev, prev_v = HOME.copy(), np.zeros(14)
+    target = HOME.copy()
+    target[0] += 1.0  # a jump of 1 rad
+    for _ in range(100):
+        cmd = f.filter(target, DT).command
+        v = (cmd - prev) / DT
+        assert np.all(np.abs(v[:6]) <= 1.0 + 1e-9)
+        assert np.all(np.abs(v - prev_v)[:6] <= 5.0 * DT + 1e-9)
+        prev, prev_v = cmd, v
+    assert 0 < prev[0] - HOME[0] < 1.0  # still on its way, never jumped
+
+
+def test_nonfinite_targets_hold_the_last_command():
+    f = SafetyFilter(SafetyConfig())
+    f.reset(HOME)
+    f.filter(HOME + 0.001, DT)
+    bad = HOME.copy()
+    bad[3] = np.nan
+    out = f.filter(bad, DT)
+    assert out.events == ["nonfinite_target"]
+    assert np.all(np.isfinite(out.command)) and f.events["nonfinite_target"] == 1
+    assert f.filter(np.zeros(13), DT).events == ["nonfinite_target"]
+
+
+def test_limits_may_only_be_tightened():
+    with pytest.raises(ConfigError, match="outside the arm's hardware range"):
+        SafetyFilter(SafetyConfig(upper=(DUAL_UPPER + 0.5).tolist()))
+    with pytest.raises(ConfigError, match="firmware limit"):
+        SafetyFilter(SafetyConfig(max_joint_velocity=4.0))
+
+
+def test_watchdog_reports_the_stale_input():
+    w = Watchdog(SafetyConfig(camera_timeout_s=0.5, joint_timeout_s=0.2))
+    assert w.check(10.0, {"cam_high": 9.9}, 9.95) is None
+    assert w.check(10.0, {"cam_high": 9.4}, 9.95) == "camera_stale:cam_high"
+    assert w.check(10.0, {"cam_high": 9.9}, 9.7) == "joint_feedback_stale"
+    assert w.check(10.0, {"cam_high": None}, 9.95) == "camera_stale:cam_high"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=14, max_size=14),
+                min_size=1, max_size=20))
+def test_any_target_sequence_yields_commands_inside_every_limit(targets):
+    cfg = SafetyConfig()
+    f = SafetyFilter(cfg)
+    f.reset(HOME)
+    prev = HOME.copy()
+    for t in targets:
+        cmd = f.filter(np.asarray(t, dtype=np.float64), DT).command
+        assert np.all(np.isfinite(cmd))
+        assert np.all(cmd >= DUAL_LOWER - 1e-12) and np.all(cmd <= DUAL_UPPER + 1e-12)
+        assert np.all(np.abs(cmd - prev)[:6] <= cfg.max_joint_velocity * DT + 1e-9)
+        prev = cmd

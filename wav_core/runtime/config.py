@@ -1,0 +1,79 @@
+"""Settings of the live runtime: the policy node, its chunk executor and the safety filter.
+
+They live in the `policy:` section of the same YAML that holds the `robot:` section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..config.loader import ConfigError
+from ..planning.config import PlannerConfig
+from ..robot.piper import DUAL_LOWER, DUAL_UPPER
+
+
+@dataclass
+class SafetyConfig:
+    lower: list[float] = field(default_factory=lambda: DUAL_LOWER.tolist())
+    upper: list[float] = field(default_factory=lambda: DUAL_UPPER.tolist())
+    """Joint limits (rad) and gripper range (m) in the 14-D order; default: the Piper SDK's."""
+    max_joint_velocity: float = 1.5
+    """rad/s; the firmware allows up to 3."""
+    max_joint_acceleration: float = 8.0
+    """rad/s^2."""
+    max_gripper_velocity: float = 0.2
+    """m/s."""
+    camera_timeout_s: float = 0.5
+    joint_timeout_s: float = 0.2
+    """Inputs older than this stop the output: the arms hold the last safe position."""
+
+    def validate(self) -> None:
+        if len(self.lower) != 14 or len(self.upper) != 14:
+            raise ConfigError(f"lower/upper: got {len(self.lower)}/{len(self.upper)} values, expected 14 each")
+        bad = [i for i in range(14) if self.lower[i] >= self.upper[i]]
+        if bad:
+            raise ConfigError(f"lower/upper: lower >= upper at indices {bad}")
+        for i in range(14):
+            lo, hi = (DUAL_LOWER[i], DUAL_UPPER[i])
+            if self.lower[i] < lo - 1e-9 or self.upper[i] > hi + 1e-9:
+                raise ConfigError(f"lower/upper[{i}]: [{self.lower[i]}, {self.upper[i]}] is outside the arm's "
+                                  f"hardware range [{lo}, {hi}]; limits may only be tightened")
+        for key in ("max_joint_velocity", "max_joint_acceleration", "max_gripper_velocity", "camera_timeout_s",
+                    "joint_timeout_s"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"{key}: got {getattr(self, key)}, expected > 0")
+        if self.max_joint_velocity > 3.0:
+            raise ConfigError(f"max_joint_velocity: got {self.max_joint_velocity}, expected <= 3.0 rad/s (firmware limit)")
+
+
+@dataclass
+class ExecutorConfig:
+    rate_hz: float = 200.0
+    replan_after: int = 0
+    """Executed chunk steps before the next plan is due (0 = the whole chunk, the paper's setting)."""
+    blend_s: float = 0.25
+    """Cross-fade from the old chunk into the new one over this long."""
+
+    def validate(self) -> None:
+        if self.rate_hz <= 0 or self.blend_s < 0 or self.replan_after < 0:
+            raise ConfigError("rate_hz > 0, blend_s >= 0 and replan_after >= 0 expected, "
+                              f"got {self.rate_hz}, {self.blend_s}, {self.replan_after}")
+
+
+@dataclass
+class PolicyConfig:
+    model: str = "sim_drawer"
+    """Model directory: absolute, or relative to the package's models/ folder."""
+    backend: str = "torch"
+    device: str = "cpu"
+    threads: int = 1
+    """torch CPU threads for planning (the node's other threads need the remaining cores)."""
+    seed: int = 0
+    qos: Literal["sensor_data", "reliable"] = "sensor_data"
+    instruction: str = ""
+    """Overrides the model's instruction when set."""
+    planner: PlannerConfig = field(default_factory=lambda: PlannerConfig(K=1, M=8, N=4))
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    diagnostics_hz: float = 1.0

@@ -1,0 +1,36 @@
+"""Message builders shared by the nodes: the per-arm `joint_ctrl_single` command, the action chunk."""
+
+from __future__ import annotations
+
+import numpy as np
+from builtin_interfaces.msg import Duration
+from sensor_msgs.msg import JointState
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from wav_core.config.robot import RobotConfig
+
+
+def arm_commands(robot: RobotConfig, q14: np.ndarray, stamp) -> list[JointState]:
+    """One JointState per arm with every name filled (the driver sends a missing name as 0 rad)."""
+    out = []
+    for k, arm in enumerate(robot.arms):
+        msg = JointState()
+        msg.header.stamp = stamp
+        msg.name = list(arm.joint_names)
+        msg.position = [float(x) for x in q14[7 * k:7 * k + 7]]
+        out.append(msg)
+    return out
+
+
+def action_chunk(robot: RobotConfig, actions: np.ndarray, tick_hz: float, stamp, frame_id: str = "") -> JointTrajectory:
+    msg = JointTrajectory()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.joint_names = robot.joint_names
+    for h, q in enumerate(actions):
+        pt = JointTrajectoryPoint()
+        pt.positions = [float(x) for x in q]
+        t = h / tick_hz
+        pt.time_from_start = Duration(sec=int(t), nanosec=int(round((t - int(t)) * 1e9)))
+        msg.points.append(pt)
+    return msg
