@@ -42,6 +42,25 @@ test: build
 	  colcon test-result --verbose || rc=$$?; \
 	  exit $$rc
 
+DEMO_DIR ?= out/demo
+
+demo: build
+	source $(VENV)/bin/activate; \
+	if [ -f models/sim_drawer/model.yaml ]; then \
+	  wav demo --config sim_drawer --out $(DEMO_DIR); \
+	else \
+	  echo ">>> models/sim_drawer is not shipped yet: training a TINY model on the spot (a few minutes on a CPU)."; \
+	  echo ">>> It exercises the whole stack but will not solve the task."; \
+	  [ -f $(DEMO_DIR)/model/model.yaml ] || { \
+	    wav sim record --task drawer --episodes 3 --seed 0 --out $(DEMO_DIR)/bags && \
+	    wav data import --bags $(DEMO_DIR)/bags --config config/sim_drawer.yaml --out $(DEMO_DIR)/dataset --overwrite && \
+	    rm -rf $(DEMO_DIR)/run && \
+	    wav train --config config/train_tiny.yaml --data $(DEMO_DIR)/dataset --out $(DEMO_DIR)/run && \
+	    wav export --run $(DEMO_DIR)/run --out $(DEMO_DIR)/model; }; \
+	  wav demo --config sim_drawer --model $(DEMO_DIR)/model --out $(DEMO_DIR) \
+	    --note "model: tiny preset trained on the spot from 3 scripted demonstrations (not the shipped model)"; \
+	fi
+
 bench: venv
 	source $(VENV)/bin/activate && wav bench --preset tiny --K 3 --M 8 --N 4
 

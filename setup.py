@@ -38,6 +38,9 @@ setup(
     entry_points={
         "console_scripts": [
             "wav = wav_core.cli.main:main",
+            "policy_node = wav_ros.policy_node:main",
+            "sim_node = wav_ros.sim_node:main",
+            "piper_bridge = wav_ros.piper_bridge:main",
         ],
     },
 )

@@ -42,10 +42,9 @@ def build_node(kind: NodeKind, path: Path, use_sim_time: bool = False, **kwargs)
 
         from .piper_bridge import make_piper_bridge
 
-        return make_piper_bridge(load(DriverConfig, path, section="driver"), **kwargs)
+        return make_piper_bridge(load(DriverConfig, path, section="driver"), context=kwargs.get("context"))
     raise ValueError(f"run.nodes: unknown node {kind!r}, expected one of policy, sim, piper_bridge")
 
 
-def build_nodes(path: Path) -> tuple[LaunchConfig, list]:
-    launch = load(LaunchConfig, path, section="run") if "run" in read_yaml(path) else LaunchConfig()
-    return launch, [build_node(k, path, launch.use_sim_time) for k in launch.nodes]
+def load_launch(path: Path) -> LaunchConfig:
+    return load(LaunchConfig, path, section="run") if "run" in read_yaml(path) else LaunchConfig()

@@ -279,23 +279,24 @@ class PolicyNode(LifecycleNode):
         for pub, msg in zip(self._cmd_pubs, arm_commands(self.robot, out.command, stamp)):
             pub.publish(msg)
 
-    def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
-        if not request.data:
+    def enable(self, on: bool = True) -> tuple[bool, str]:
+        """Gate the command output; enabling starts from the measured position with a fresh plan."""
+        if not on:
             self.enabled = False
-            response.success, response.message = True, "command output disabled"
-            return response
+            return True, "command output disabled"
         if not self.active:
-            response.success, response.message = False, "node is not active; configure and activate it first"
-            return response
+            return False, "node is not active; configure and activate it first"
         with self._lock:
             if self.latest_state is None:
-                response.success, response.message = False, "no complete observation yet (cameras and joint feedback)"
-                return response
+                return False, "no complete observation yet (cameras and joint feedback)"
             self.safety.reset(self.latest_state)
             self.chunks.reset()
         self.estopped = False
         self.enabled = True
-        response.success, response.message = True, "command output enabled"
+        return True, "command output enabled"
+
+    def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        response.success, response.message = self.enable(request.data)
         return response
 
     def _on_estop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:

@@ -7,6 +7,7 @@ import pytest
 from wav_core.config import RobotConfig, load, read_yaml
 from wav_core.config.driver import DriverConfig
 from wav_core.runtime.config import PolicyConfig
+from wav_core.training.run_config import load_run_config
 from wav_ros.launcher import LaunchConfig, config_path
 from wav_ros.sim_node import SimNodeConfig
 
@@ -15,7 +16,13 @@ SECTIONS = {"robot": RobotConfig, "policy": PolicyConfig, "sim": SimNodeConfig, 
             "driver": DriverConfig}
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p in CONFIGS if p.name.startswith("train_")], ids=lambda p: p.name)
+def test_training_configs_load(path):
+    cfg = load_run_config(path)
+    assert cfg.model_config().views == ["cam_high", "cam_left_wrist", "cam_right_wrist"]
+
+
+@pytest.mark.parametrize("path", [p for p in CONFIGS if not p.name.startswith("train_")], ids=lambda p: p.name)
 def test_every_section_loads(path):
     data = read_yaml(path)
     unknown = set(data) - set(SECTIONS) - {"data"}
