@@ -55,7 +55,7 @@ class DriverConfig:
     command_max_age_s: float = 0.1
     """A command whose header stamp (or receipt time, when the stamp is zero) is older is never sent."""
     feedback_hz: float = 200.0
-    feedback_timeout_s: float = 0.1
+    feedback_timeout_s: float = 0.25
     """Feedback older than this means the bus is lost: sending stops and reconnection starts."""
     reconnect_initial_s: float = 0.25
     reconnect_max_s: float = 4.0

@@ -1,0 +1,343 @@
+"""The Piper driver node against two simulated arms on python-can's virtual bus, over real DDS.
+
+Each test starts its own rclpy context on a private domain id, two `VirtualPiperArm`s on unique
+virtual channels and the bridge, then talks to it only through topics and services, the way the
+policy and an operator do.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_srvs.srv import SetBool, Trigger
+
+from wav_core.config import ConfigError, load
+from wav_core.config.driver import DriverArmConfig, DriverConfig
+from wav_core.robot.piper import ARM_JOINT_NAMES, HOME, JOINT_UPPER, GRIPPER_MAX_M
+from wav_core.robot.virtual_arm import VirtualPiperArm
+from wav_ros.piper_arm import ArmEnableError
+from wav_ros.piper_bridge import make_piper_bridge
+
+# piper_sdk 0.6.2 still passes python-can the deprecated `bustype` argument
+pytestmark = pytest.mark.filterwarnings("ignore:The 'bustype' argument is deprecated:DeprecationWarning")
+
+JOINT_TOL = 2e-3  # rad: 1 millidegree quantisation plus the last control period
+GRIPPER_TOL = 1e-4  # m
+WAIT = 10.0  # s: liveness bound on a shared, loaded machine; never a performance claim
+
+
+def _domain_id() -> int:
+    return 100 + (os.getpid() + threading.get_ident()) % 100
+
+
+def make_config(fresh_ports: bool = False, **overrides) -> DriverConfig:
+    # piper_sdk keeps one interface object (with its threads) per port name for the life of the
+    # process, so the tests reuse one pair of names; each test's arms are closed before the next.
+    # A reused interface may need up to a second to read from its new bus, hence `fresh_ports`
+    # where a test runs on a short enable timeout.
+    uid = uuid.uuid4().hex[:8] if fresh_ports else f"t{os.getpid()}"
+    arms = [
+        DriverArmConfig("left", f"vcan_left_{uid}", "/left/joint_ctrl_single", "/left/joint_states_single"),
+        DriverArmConfig("right", f"vcan_right_{uid}", "/right/joint_ctrl_single", "/right/joint_states_single"),
+    ]
+    base = dict(arms=arms, bustype="virtual", speed_percent=100, feedback_timeout_s=0.25,
+                reconnect_initial_s=0.1, reconnect_max_s=0.5, diagnostics_hz=10.0)
+    base.update(overrides)
+    return DriverConfig(**base)
+
+
+def wait_for(predicate, timeout: float = WAIT) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return bool(predicate())
+
+
+@dataclass
+class Rig:
+    config: DriverConfig
+    arms: dict[str, VirtualPiperArm]
+    bridge: object
+    client: Node
+    feedback: dict[str, JointState] = field(default_factory=dict)
+    diagnostics: dict[str, DiagnosticStatus] = field(default_factory=dict)
+    publishers: dict = field(default_factory=dict)
+
+    def q(self, arm: str) -> np.ndarray | None:
+        msg = self.feedback.get(arm)
+        if msg is None:
+            return None
+        index = {n: i for i, n in enumerate(msg.name)}
+        return np.array([msg.position[index[n]] for n in ARM_JOINT_NAMES])
+
+    def command(self, arm: str, q, names=ARM_JOINT_NAMES, stamp_age: float | None = 0.0) -> None:
+        msg = JointState()
+        if stamp_age is not None:
+            t = self.client.get_clock().now().nanoseconds * 1e-9 - stamp_age
+            msg.header.stamp.sec = int(t)
+            msg.header.stamp.nanosec = int((t - int(t)) * 1e9)
+        msg.name = list(names)
+        msg.position = [float(v) for v in q]
+        self.publishers[arm].publish(msg)
+
+    def call(self, srv_type, name: str, request):
+        cli = self.client.create_client(srv_type, f"/{self.bridge.get_name()}/{name}")
+        assert cli.wait_for_service(timeout_sec=WAIT), name
+        future = cli.call_async(request)
+        assert wait_for(future.done), f"service {name} did not answer"
+        self.client.destroy_client(cli)
+        return future.result()
+
+    def diag_value(self, arm: str, key: str) -> str | None:
+        st = self.diagnostics.get(arm)
+        if st is None:
+            return None
+        return {kv.key: kv.value for kv in st.values}.get(key)
+
+    def reaches(self, arm: str, target, tol=JOINT_TOL) -> bool:
+        target = np.asarray(target, dtype=float)
+
+        def close() -> bool:
+            q = self.q(arm)
+            return q is not None and np.all(np.abs(q[:6] - target[:6]) < tol) and abs(q[6] - target[6]) < GRIPPER_TOL
+
+        return wait_for(close)
+
+    def track(self, arm: str, target) -> bool:
+        """Stream a target at 50 Hz (fresh stamps, like a policy) until the feedback reaches it."""
+        target = np.asarray(target, dtype=float)
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            self.command(arm, target)
+            q = self.q(arm)
+            if q is not None and np.all(np.abs(q[:6] - target[:6]) < JOINT_TOL) and abs(q[6] - target[6]) < GRIPPER_TOL:
+                return True
+            time.sleep(0.02)
+        return False
+
+
+@contextmanager
+def running_bridge(config: DriverConfig | None = None, **arm_kwargs):
+    config = config or make_config()
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=_domain_id())
+    arms = {a.name: VirtualPiperArm(a.can_port, **arm_kwargs) for a in config.arms}
+    executor = thread = bridge = client = None
+    try:
+        node_name = f"piper_bridge_{uuid.uuid4().hex[:6]}"
+        bridge = make_piper_bridge(config, node_name=node_name, context=ctx)
+        client = Node(f"bridge_test_{uuid.uuid4().hex[:6]}", context=ctx)
+        rig = Rig(config, arms, bridge, client)
+        for a in config.arms:
+            client.create_subscription(JointState, a.feedback_topic,
+                                       lambda m, n=a.name: rig.feedback.__setitem__(n, m), 10)
+            rig.publishers[a.name] = client.create_publisher(JointState, a.command_topic, 10)
+
+        def on_diag(msg: DiagnosticArray) -> None:
+            for st in msg.status:
+                if st.name.startswith(node_name):
+                    rig.diagnostics[st.name.split(": ")[1].split(" ")[0]] = st
+
+        client.create_subscription(DiagnosticArray, config.diagnostics_topic, on_diag, 10)
+        executor = MultiThreadedExecutor(num_threads=4, context=ctx)
+        executor.add_node(bridge)
+        executor.add_node(client)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        assert wait_for(lambda: all(rig.q(a) is not None for a in arms)), "no feedback from the bridge"
+        yield rig
+    finally:
+        if executor is not None:
+            executor.shutdown()
+        if thread is not None:
+            thread.join(timeout=5)
+        for node in (client, bridge):
+            if node is not None:
+                node.destroy_node()
+        rclpy.shutdown(context=ctx)
+        for arm in arms.values():
+            arm.close()
+
+
+def test_startup_enables_both_arms_and_reports_ok():
+    with running_bridge() as rig:
+        for name, arm in rig.arms.items():
+            st = arm.state()
+            assert st.enabled and st.gripper_enabled and st.ctrl_mode == 0x01 and st.speed_percent == 100
+        assert wait_for(lambda: {a: s.level for a, s in rig.diagnostics.items()}
+                        == {"left": DiagnosticStatus.OK, "right": DiagnosticStatus.OK})
+        assert rig.diag_value("left", "enabled") == "True"
+        assert rig.feedback["left"].name == list(ARM_JOINT_NAMES)
+        assert rig.feedback["left"].header.stamp.sec > 0
+
+
+def test_trajectory_is_followed_and_reported_in_radians_and_metres():
+    with running_bridge() as rig:
+        waypoints = [
+            np.array([0.3, 0.5, -0.4, 0.2, -0.3, 0.5, 0.02]),
+            np.array([-0.5, 1.0, -1.0, -0.4, 0.4, -0.8, 0.06]),
+            np.array([0.0, 0.2, -0.2, 0.0, 0.1, 0.0, 0.0]),
+        ]
+        for k, wp in enumerate(waypoints):
+            right = wp * np.array([-1, 1, 1, -1, 1, -1, 1])  # mirrored pose for the other arm
+            assert rig.track("left", wp), f"left did not reach waypoint {k}: {rig.q('left')}"
+            assert rig.track("right", right), f"right did not reach waypoint {k}: {rig.q('right')}"
+            # the feedback topic agrees with the simulated joints (SI units end to end)
+            np.testing.assert_allclose(rig.arms["left"].state().positions, wp, atol=JOINT_TOL)
+        assert int(rig.bridge.links["left"].sent) > 0
+
+
+def test_command_outside_limits_is_clamped():
+    with running_bridge() as rig:
+        target = np.array([5.0, 0.5, -0.5, 0.0, 0.0, 0.0, 0.5])
+        expected = np.array([JOINT_UPPER[0], 0.5, -0.5, 0.0, 0.0, 0.0, GRIPPER_MAX_M])
+        rig.command("left", target)
+        assert rig.reaches("left", expected), rig.q("left")
+        assert wait_for(lambda: int(rig.diag_value("left", "commands_clamped") or 0) >= 1)
+
+
+def test_missing_joint_name_nan_and_stale_commands_are_rejected_without_motion():
+    with running_bridge() as rig:
+        start = rig.arms["left"].state().positions
+        before = rig.arms["left"].state().joint_commands
+        names = [n for n in ARM_JOINT_NAMES if n != "joint3"]
+        rig.command("left", [0.5] * 6, names=names)  # no joint3: must not become 0, must not move
+        rig.command("left", [0.5, 0.5, np.nan, 0.0, 0.0, 0.0, 0.03])
+        rig.command("left", [0.5, 0.5, -0.5, 0.0, 0.0, 0.0, 0.03], stamp_age=1.0)  # 1 s old
+        assert wait_for(lambda: rig.diag_value("left", "rejected_missing_name") == "1"
+                        and rig.diag_value("left", "rejected_non_finite") == "1"
+                        and rig.diag_value("left", "rejected_stale") == "1"), rig.diagnostics.get("left")
+        after = rig.arms["left"].state()
+        assert after.joint_commands == before
+        np.testing.assert_allclose(after.positions, start, atol=1e-9)
+        assert rig.diag_value("left", "commands_sent") == "0"
+        # a zero stamp means "use the receipt time", so an unstamped command is sent
+        rig.command("left", [0.1, 0.2, -0.1, 0.0, 0.0, 0.0, 0.01], stamp_age=None)
+        assert rig.reaches("left", [0.1, 0.2, -0.1, 0.0, 0.0, 0.0, 0.01])
+
+
+def test_can_loss_stops_commands_reports_error_and_recovers():
+    with running_bridge() as rig:
+        assert rig.track("left", [0.2, 0.3, -0.2, 0.0, 0.0, 0.0, 0.01])
+        rig.arms["left"].set_can_lost(True)
+        assert wait_for(lambda: rig.diagnostics["left"].level == DiagnosticStatus.ERROR), rig.diagnostics["left"]
+        assert "CAN fault" in rig.diagnostics["left"].message
+        assert rig.diagnostics["right"].level == DiagnosticStatus.OK  # the other arm is unaffected
+        sent_before = rig.bridge.links["left"].sent
+        for _ in range(5):
+            # unstamped (receipt time), so a loaded machine cannot turn them into "stale" rejections
+            rig.command("left", [0.6, 0.3, -0.2, 0.0, 0.0, 0.0, 0.01], stamp_age=None)
+            time.sleep(0.02)
+        assert wait_for(lambda: int(rig.diag_value("left", "rejected_bus_fault") or 0) == 5)
+        assert rig.bridge.links["left"].sent == sent_before
+        # the driver keeps trying to reconnect while the bus is down
+        assert wait_for(lambda: int(rig.diag_value("left", "reconnects") or 0) >= 2)
+        assert rig.diagnostics["left"].level == DiagnosticStatus.ERROR
+        rig.arms["left"].set_can_lost(False)
+        assert wait_for(lambda: rig.diagnostics["left"].level == DiagnosticStatus.OK), rig.diagnostics["left"]
+        # the arm held still: the commands sent into the dead bus were never replayed
+        np.testing.assert_allclose(rig.arms["left"].state().positions[0], 0.2, atol=JOINT_TOL)
+        assert rig.track("left", [-0.3, 0.3, -0.2, 0.0, 0.0, 0.0, 0.01])
+
+
+def test_estop_then_reset_and_enable_recovers():
+    with running_bridge() as rig:
+        assert rig.call(Trigger, "estop", Trigger.Request()).success
+        assert all(arm.state().estopped for arm in rig.arms.values())
+        held = rig.arms["left"].state().positions
+        rig.command("left", [0.5, 0.5, -0.5, 0.0, 0.0, 0.0, 0.03])
+        assert wait_for(lambda: int(rig.diag_value("left", "rejected_estopped") or 0) >= 1)
+        np.testing.assert_allclose(rig.arms["left"].state().positions, held, atol=1e-9)
+        refused = rig.call(SetBool, "left/enable", SetBool.Request(data=True))
+        assert not refused.success and "reset" in refused.message
+        assert rig.call(Trigger, "reset", Trigger.Request()).success
+        assert wait_for(lambda: not rig.arms["left"].state().estopped and not rig.arms["left"].state().enabled)
+        assert wait_for(lambda: rig.diagnostics["left"].message == "disabled")
+        assert rig.call(SetBool, "enable", SetBool.Request(data=True)).success
+        assert rig.track("left", [0.4, 0.4, -0.3, 0.0, 0.0, 0.0, 0.02])
+
+
+def test_go_home_moves_both_arms_to_home_slowly():
+    config = make_config(go_home_speed=1.0)
+    with running_bridge(config) as rig:
+        assert rig.track("left", [0.3, 0.6, -0.6, 0.2, 0.0, 0.2, 0.0])
+        res = rig.call(Trigger, "go_home", Trigger.Request())
+        assert res.success, res.message
+        # while homing, the policy's commands do not fight the motion
+        rig.command("left", [0.0] * 7)
+        assert rig.reaches("left", HOME[:7]) and rig.reaches("right", HOME[7:])
+        assert wait_for(lambda: int(rig.diag_value("left", "rejected_homing") or 0) >= 1)
+
+
+def test_disable_service_stops_sending():
+    with running_bridge() as rig:
+        assert rig.call(SetBool, "right/enable", SetBool.Request(data=False)).success
+        assert wait_for(lambda: not rig.arms["right"].state().enabled)
+        rig.command("right", [0.5, 0.5, -0.5, 0.0, 0.0, 0.0, 0.03])
+        assert wait_for(lambda: int(rig.diag_value("right", "rejected_disabled") or 0) >= 1)
+        assert rig.arms["right"].state().enabled is False and rig.arms["left"].state().enabled
+
+
+def test_an_arm_that_never_enables_fails_startup_naming_it():
+    config = make_config(fresh_ports=True, enable_timeout_s=0.5)
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=_domain_id())
+    arms = [VirtualPiperArm(config.arms[0].can_port), VirtualPiperArm(config.arms[1].can_port, refuse_enable=True)]
+    try:
+        with pytest.raises(ArmEnableError, match=r"arm right \(vcan_right_.*\): motors did not report enabled"):
+            make_piper_bridge(config, node_name=f"piper_bridge_{uuid.uuid4().hex[:6]}", context=ctx)
+    finally:
+        rclpy.shutdown(context=ctx)
+        for arm in arms:
+            arm.close()
+
+
+def test_config_file_parameter_and_bad_config_errors(tmp_path):
+    from rclpy.parameter import Parameter
+
+    from wav_ros.piper_bridge import PiperBridge
+
+    good = tmp_path / "driver.yaml"
+    good.write_text(
+        "driver:\n  bustype: virtual\n  enable_on_start: false\n  speed_percent: 30\n"
+        "  arms:\n    - {name: left, can_port: vcan_cfg_l, command_topic: /l/cmd, feedback_topic: /l/fb}\n"
+    )
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=_domain_id())
+    try:
+        node = PiperBridge(node_name="bridge_from_file", context=ctx,
+                           parameter_overrides=[Parameter("config_file", value=str(good))])
+        try:
+            assert node.config.speed_percent == 30 and [a.name for a in node.config.arms] == ["left"]
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.shutdown(context=ctx)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("driver:\n  speed_percent: 150\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: .*speed_percent: got 150"):
+        load(DriverConfig, bad, section="driver")
+    bad.write_text("driver:\n  spede_percent: 50\n")
+    with pytest.raises(ConfigError, match=r"spede_percent: unknown key"):
+        load(DriverConfig, bad, section="driver")
+
+
+def test_shipped_driver_config_loads():
+    cfg = load(DriverConfig, "config/piper_bridge.yaml", section="driver")
+    assert [a.can_port for a in cfg.arms] == ["can_left", "can_right"]
+    assert [a.command_topic for a in cfg.arms] == ["/left/joint_ctrl_single", "/right/joint_ctrl_single"]
