@@ -155,6 +155,10 @@ class PolicyNode(LifecycleNode):
         self._halt()
         return TransitionCallbackReturn.SUCCESS
 
+    def destroy_node(self):
+        self._halt()
+        return super().destroy_node()
+
     def _halt(self) -> None:
         self.active = False
         self.enabled = False
@@ -343,18 +347,6 @@ def make_policy_node(config_file: str = "", **kwargs) -> PolicyNode:
 
 
 def main(args=None) -> None:
-    import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from .spin import run_node
 
-    rclpy.init(args=args)
-    node = make_policy_node()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node._halt()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(make_policy_node, args)

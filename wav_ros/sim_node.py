@@ -191,17 +191,6 @@ def make_sim_node(config_file: str = "", **kwargs) -> SimNode:
 
 
 def main(args=None) -> None:
-    import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from .spin import run_node
 
-    rclpy.init(args=args)
-    node = make_sim_node()
-    ex = MultiThreadedExecutor()
-    ex.add_node(node)
-    try:
-        ex.spin()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(make_sim_node, args)
