@@ -88,9 +88,11 @@ class PolicyNode(LifecycleNode):
         cfg.planner.validate()
         if policy is None:
             model_dir = resolve(cfg.model, "models")
-            policy = WAVPolicy.load(model_dir, cfg.planner, device=cfg.device)
+            policy = WAVPolicy.load(model_dir, cfg.planner, device=cfg.device, backend=cfg.backend)
         else:
             policy.set_planner(cfg.planner)
+            if cfg.backend != policy.backend.name:
+                policy.set_backend(cfg.backend)
         cams = [c.name for c in robot.cameras]
         if list(policy.cfg.views) != [c for c in cams if c in policy.cfg.views] or not set(policy.cfg.views) <= set(cams):
             raise ConfigError(f"model cameras {list(policy.cfg.views)} do not match the robot cameras {cams}")

@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", help="write the results here")
     p.add_argument("--plot", help="with --sweep: PNG of success and latency vs K (default next to --json)")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--backend", default="torch", help="torch, torch-cudagraph, onnxruntime or tensorrt (falls back to torch with a warning)")
+    p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
 
 
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     robot = load(RobotConfig, args.config, section="robot") if args.config else None
-    policy = WAVPolicy.load(args.model)
+    policy = WAVPolicy.load(args.model, device=args.device, backend=args.backend)
     cfg = EvalConfig(task=args.task, episodes=args.episodes, seed=args.seed, max_seconds=args.max_seconds,
                      replan_after=args.replan_after, warm_start=args.warm_start > 0)
     ks = _sweep_values(args.sweep) if args.sweep else [args.K]

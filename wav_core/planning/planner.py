@@ -16,6 +16,7 @@ import torch
 
 from ..model.normalize import Normalizer
 from ..model.wav import Context, WAVModel
+from .backend.base import Backend
 from .config import PlannerConfig
 from .gaussian import elite_update
 from .noise import PlanNoise
@@ -54,32 +55,27 @@ class PlanTensors:
 
 
 class LatentPlanner:
-    def __init__(self, model: WAVModel, normalizer: Normalizer, cfg: PlannerConfig):
+    def __init__(self, model: WAVModel, normalizer: Normalizer, cfg: PlannerConfig, backend: Backend | None = None):
         cfg.validate()
         self.model = model
         self.normalizer = normalizer
         self.cfg = cfg
+        if backend is not None and backend.cfg != cfg:
+            raise ValueError(f"backend {backend.name!r} was built for {backend.cfg}, the planner runs {cfg}")
+        self.backend = backend or Backend(model, cfg)
         self._iter_ms: float | None = None
         self._final_ms: float | None = None
-        self._sync = (lambda: torch.cuda.synchronize()) if next(model.parameters()).is_cuda else (lambda: None)
+        self._sync = self.backend.sync
 
-    def _features(self, ctx: Context, z_vid: torch.Tensor) -> list[torch.Tensor]:
-        """One batched world forward for all M candidates."""
-        return self.model.world_features(ctx, z_vid, self.cfg.feature_steps, self.cfg.S)
+    # The three network hooks; subclasses (the naive reference, synthetic test problems) override them.
+    def _features(self, ctx: Context, z_vid: torch.Tensor):
+        return self.backend.features(ctx, z_vid)
 
-    def _values(self, states: list[torch.Tensor], z_val: torch.Tensor) -> torch.Tensor:
-        """All M*N value chunks denoised together; each candidate's world states are projected once
-        and shared by its N value samples."""
-        return self.model.solve_value(self.model.value.video_kv(states), z_val, self.cfg.S)
+    def _values(self, states, z_val: torch.Tensor) -> torch.Tensor:
+        return self.backend.values(states, z_val)
 
-    def _actions(self, states: list[torch.Tensor], z_val: torch.Tensor, state: torch.Tensor,
-                 noise: torch.Tensor) -> torch.Tensor:
-        """Decode the chosen future: the action expert attends to the world states and to the value
-        expert's states on the chosen value noise."""
-        model = self.model
-        value_states = model.value_states(model.value.video_kv(states), z_val)
-        return model.solve_action(model.action.video_kv(states), model.action.value_kv(value_states),
-                                  state, noise, self.cfg.S)
+    def _actions(self, states, z_val: torch.Tensor, state: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return self.backend.actions(states, z_val, state, noise)
 
     def _score(self, values: torch.Tensor) -> torch.Tensor:
         return snr(self.normalizer.value_inverse(values), self.cfg.snr_eps)
@@ -88,21 +84,29 @@ class LatentPlanner:
         if self.cfg.deadline_ms <= 0 or self._iter_ms is None:
             return True
         elapsed = (time.perf_counter() - started) * 1000
-        return elapsed + self._iter_ms + (self._final_ms or 0.0) <= self.cfg.deadline_ms
+        # Until the final decode has been measured once, budget it like one more iteration.
+        final_ms = self._iter_ms if self._final_ms is None else self._final_ms
+        return elapsed + self._iter_ms + final_ms <= self.cfg.deadline_ms
 
     @torch.no_grad()
-    def plan(self, ctx: Context, state: torch.Tensor, noise: PlanNoise, start: Gaussians | None = None) -> PlanTensors:
-        """ctx for one observation; state [1, S] normalised; noise as PlanNoise.sample draws it."""
+    def plan(self, ctx: Context, state: torch.Tensor, noise: PlanNoise, start: Gaussians | None = None,
+             started: float | None = None) -> PlanTensors:
+        """ctx for one observation; state [1, S] normalised; noise as PlanNoise.sample draws it;
+        `started` (a time.perf_counter() reading) is when the decision began, so the deadline also
+        covers the work done before planning (default: now)."""
         cfg, model = self.cfg, self.model
         noise.check(model.cfg, cfg)
+        backend = getattr(self, "backend", None)
+        if backend is not None and backend.captures_plan:
+            return backend.plan(ctx, state, noise, start, self.normalizer)
         g = start or Gaussians.standard(model, state.device, state.dtype)
         mu_v, sd_v, mu_u, sd_u = g.video_mean, g.video_std, g.value_mean, g.value_std
         timings = {"world": 0.0, "value": 0.0, "action": 0.0}
         best, mean = [], []
-        started = time.perf_counter()
+        started = time.perf_counter() if started is None else started
         iterations = 0
         for k in range(cfg.K):
-            if k > 0 and not self._deadline_allows(started):
+            if not self._deadline_allows(started):
                 break
             t_iter = time.perf_counter()
             z_vid = mu_v + sd_v * noise.video[k]

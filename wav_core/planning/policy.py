@@ -3,6 +3,7 @@ the action chunk in robot units."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import torch
 
 from ..model.files import ModelCard, load_model
 from ..model.wav import WAVModel
+from .backend.base import Backend
 from .config import PlannerConfig
 from .noise import PlanNoise
 from .planner import Gaussians, LatentPlanner
@@ -31,21 +33,61 @@ class PlanResult:
 
 
 class WAVPolicy:
-    def __init__(self, model: WAVModel, card: ModelCard, planner: PlannerConfig | None = None):
+    """The one entry point for running the model: `backend` names what runs the networks
+    ("torch", "torch-cudagraph", "onnxruntime", "tensorrt"); an unavailable one falls back to
+    "torch" with a warning that says why. `backend_options` go to `make_backend` (onnx_dir, ...)."""
+
+    def __init__(self, model: WAVModel, card: ModelCard, planner: PlannerConfig | None = None,
+                 backend: str = "torch", directory: str | Path | None = None, **backend_options):
         self.model = model.eval()
         self.card = card
         self.cfg = model.cfg
         self.device = next(model.parameters()).device
-        self.planner = LatentPlanner(model, card.normalization, planner or PlannerConfig())
+        self.directory = None if directory is None else Path(directory)
+        """The model directory this policy was loaded from (exports are cached under it)."""
+        self._backend_name = backend
+        self._backend_options = backend_options
+        self.set_planner(planner or PlannerConfig())
         self._last: Gaussians | None = None
 
     @classmethod
-    def load(cls, directory: str | Path, planner: PlannerConfig | None = None, device: str = "cpu") -> "WAVPolicy":
+    def load(cls, directory: str | Path, planner: PlannerConfig | None = None, device: str = "cpu",
+             backend: str = "torch", **backend_options) -> "WAVPolicy":
         model, card = load_model(directory, device)
-        return cls(model, card, planner)
+        return cls(model, card, planner, backend=backend, directory=directory, **backend_options)
 
     def set_planner(self, cfg: PlannerConfig) -> None:
-        self.planner = LatentPlanner(self.model, self.card.normalization, cfg)
+        """New planner settings; the backend is rebuilt for them (exported graphs have fixed sizes)."""
+        from .backend import make_backend
+
+        cfg.validate()
+        backend = make_backend(self._backend_name, self, cfg, **self._backend_options)
+        self.planner = LatentPlanner(self.model, self.card.normalization, cfg, backend)
+
+    def set_backend(self, name: str, **options) -> None:
+        """Switch what runs the networks (see `make_backend` for names and options); on an error the
+        policy keeps its current backend."""
+        previous = self._backend_name, self._backend_options
+        self._backend_name, self._backend_options = name, options
+        try:
+            self.set_planner(self.planner.cfg)
+        except Exception:
+            self._backend_name, self._backend_options = previous
+            raise
+
+    def reset(self) -> None:
+        """Forget the previous plan (a new episode): the next `warm` plan starts from N(0, I)."""
+        self._last = None
+
+    @property
+    def last_gaussians(self) -> Gaussians | None:
+        """The final video/value noise distributions of the previous plan (what `warm` starts from)."""
+        return self._last
+
+    @property
+    def backend(self) -> Backend:
+        """The backend actually in use (after any fallback)."""
+        return self.planner.backend
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -78,16 +120,17 @@ class WAVPolicy:
         """images [V, n_history, H, W, 3] uint8 at the model resolution (oldest frame first);
         state [14] in robot units; `seed` or `noise` fixes the draws; `warm` starts from the last
         plan's Gaussians blended toward N(0, I) by `warm_start`."""
+        started = time.perf_counter()
         instruction = self.card.instruction if instruction is None else instruction
         self._check(images, state, instruction)
         hist = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 1, 4, 2, 3).float() / 255.0
-        ctx = self.model.context(hist[None], [instruction])
+        ctx = self.planner.backend.context(hist[None], [instruction])
         state_t = self.card.normalization.state(torch.as_tensor(np.asarray(state, dtype=np.float32), device=self.device))[None]
         noise = noise or self.sample_noise(seed)
         start = None
         if warm and self._last is not None and self.planner.cfg.warm_start > 0:
             start = self._last.blend_toward_standard(self.planner.cfg.warm_start)
-        out = self.planner.plan(ctx, state_t, noise, start)
+        out = self.planner.plan(ctx, state_t, noise, start, started=started)
         self._last = out.gaussians
         actions = self.card.normalization.action_inverse(out.actions).cpu().numpy().astype(np.float64)
         return PlanResult(
@@ -98,7 +141,7 @@ class WAVPolicy:
 
 
 def random_policy(preset_name: str = "tiny", planner: PlannerConfig | None = None, seed: int = 0,
-                  device: str = "cpu") -> WAVPolicy:
+                  device: str = "cpu", backend: str = "torch", **backend_options) -> WAVPolicy:
     """A randomly initialised policy of a preset (tests and benchmarks)."""
     from ..model.presets import preset
 
@@ -111,7 +154,7 @@ def random_policy(preset_name: str = "tiny", planner: PlannerConfig | None = Non
             if not p.any():
                 p.normal_(0.0, 0.05)
     model = model.to(device)
-    return WAVPolicy(model, ModelCard(config=cfg, cameras=list(cfg.views)), planner)
+    return WAVPolicy(model, ModelCard(config=cfg, cameras=list(cfg.views)), planner, backend=backend, **backend_options)
 
 
 __all__ = ["PlanResult", "WAVPolicy", "random_policy"]

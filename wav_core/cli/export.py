@@ -1,0 +1,85 @@
+"""`wav export`: a training run into a model directory, and a model directory into ONNX graphs
+(and TensorRT engines) for the real-time backends."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a training run to a model directory, or a model to ONNX / TensorRT")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="model directory (model.yaml + weights.safetensors)")
+    src.add_argument("--run", help="training run directory to export into a model directory (needs --out)")
+    p.add_argument("--out", help="model directory to write with --run")
+    p.add_argument("--onnx", action="store_true", help="write ONNX graphs + manifest into MODEL_DIR/onnx")
+    p.add_argument("--tensorrt", action="store_true", help="also build TensorRT engines from the ONNX graphs")
+    p.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp16", help="TensorRT engine precision")
+    p.add_argument("--K", type=int, default=3, help="planner iterations (the graphs do not depend on K)")
+    p.add_argument("--M", type=int, default=8, help="video candidates per iteration (graph batch size)")
+    p.add_argument("--N", type=int, default=4, help="value samples per video candidate (graph batch size M*N)")
+    p.add_argument("--S", type=int, default=10, help="flow steps of the value and action solves")
+    p.add_argument("--feature-steps", type=int, default=0, help="world denoising steps before features are taken")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--solve", choices=["unrolled", "step"], default="unrolled",
+                   help="value/action graphs hold the whole flow solve, or one flow step each")
+    p.add_argument("--force", action="store_true", help="re-export even when the existing export is current")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.run is not None and not args.out:
+        raise ValueError("--run: needs --out MODEL_DIR (where to write the model directory)")
+    if args.model is not None and args.out:
+        raise ValueError("--out: only used with --run (with --model the export goes into MODEL_DIR/onnx)")
+    if args.model is not None and not (args.onnx or args.tensorrt):
+        raise ValueError("--model: nothing to do; add --onnx (and/or --tensorrt)")
+    model_dir = args.model
+    if args.run is not None:
+        from ..training.export import export_run
+
+        model_dir = export_run(args.run, args.out)
+        print(f"exported run {args.run} -> {model_dir}")
+    if not (args.onnx or args.tensorrt):
+        return 0
+    return _export_graphs(args, model_dir)
+
+
+def _export_graphs(args: argparse.Namespace, model_dir) -> int:
+    from pathlib import Path
+
+    from ..export import ensure_onnx, export_onnx, stale_reason, weights_digest
+    from ..model.files import load_model
+    from ..planning import PlannerConfig
+
+    cfg = PlannerConfig(K=args.K, M=args.M, N=args.N, S=args.S, feature_steps=args.feature_steps)
+    cfg.validate()
+    model, _ = load_model(model_dir)
+    out = Path(model_dir) / "onnx"
+    digest = weights_digest(model)
+    reason = "forced" if args.force else stale_reason(out, model, cfg, args.opset, digest, args.solve)
+    if reason is None:
+        manifest = ensure_onnx(model, cfg, out, args.opset, digest, args.solve)
+        print(f"{out}: current (weights {digest[:12]}, planner {manifest.planner}); nothing to do")
+    else:
+        print(f"{out}: exporting ({reason})")
+        manifest = export_onnx(model, cfg, out, args.opset, digest, args.solve)
+        for name, g in manifest.graphs.items():
+            shapes = ", ".join(f"{k}{tuple(s)}" for k, (s, _) in g["inputs"].items())
+            print(f"  {g['file']:<16} {shapes}")
+    if args.tensorrt:
+        if args.solve != "unrolled":
+            raise ValueError("--tensorrt: engines are built from the unrolled graphs; drop --solve step")
+        try:
+            import tensorrt  # noqa: F401
+        except ImportError as exc:
+            raise ValueError(f"--tensorrt: the tensorrt package is not importable ({exc})") from None
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("--tensorrt: CUDA not available; engines are built on the GPU that will run them")
+        from ..export.tensorrt_engines import ensure_engines
+
+        for name, path in ensure_engines(out, manifest, args.precision).items():
+            print(f"  engine {name}: {path}")
+    return 0
