@@ -41,6 +41,7 @@ setup(
             "policy_node = wav_ros.policy_node:main",
             "sim_node = wav_ros.sim_node:main",
             "piper_bridge = wav_ros.piper_bridge:main",
+            "bag_player = wav_ros.bag_player:main",
         ],
     },
 )

@@ -20,6 +20,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--out", default="demo_out", help="folder for the GIF, the joint plot and summary.json")
     d.add_argument("--note", default="", help="printed with the results (e.g. where the model came from)")
     d.set_defaults(func=_demo)
+    b = sub.add_parser("node-bench", help="policy node timing on DDS: executor jitter idle vs planning, camera-to-chunk latency")
+    src = b.add_mutually_exclusive_group()
+    src.add_argument("--preset", default="tiny", choices=["tiny", "sim"])
+    src.add_argument("--model")
+    b.add_argument("--seconds", type=float, default=10.0)
+    b.add_argument("--K", type=int, default=1)
+    b.add_argument("--M", type=int, default=8)
+    b.add_argument("--N", type=int, default=4)
+    b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--json")
+    b.set_defaults(func=_node_bench)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -37,3 +48,25 @@ def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     return run_demo(args.config, args.model, args.seconds, args.out, args.wall_timeout, args.note)
+
+
+def _node_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from wav_core.planning import PlannerConfig
+
+    from .bench_node import run_node_bench
+
+    r = run_node_bench(args.preset, args.model, args.seconds, PlannerConfig(K=args.K, M=args.M, N=args.N), args.threads)
+    print(f"model {r['preset']}  K={r['K']} M={r['M']} N={r['N']}  {args.seconds:.0f} s per phase, wall clock")
+    for phase in ("idle", "planning"):
+        p = r[phase]
+        print(f"executor command interval, planner {phase:8s}: p50 {p['p50_ms']:.2f} ms  p99 {p['p99_ms']:.2f} ms  (n={p['n']})")
+    print(f"p99 ratio planning/idle: {r['p99_ratio_planning_vs_idle']:.2f}")
+    c = r["camera_to_chunk_ms"]
+    print(f"newest camera stamp -> published chunk: median {c['median']:.0f} ms  p90 {c['p90']:.0f} ms  (n={c['n']})")
+    print(f"plan latency: median {r['plan_latency_ms']['median']:.0f} ms  p90 {r['plan_latency_ms']['p90']:.0f} ms")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(r, f, indent=2)
+    return 0

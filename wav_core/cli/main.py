@@ -15,7 +15,12 @@ SUBCOMMANDS: tuple[str, ...] = (
     "wav_core.cli.bench",
     "wav_core.cli.train",
     "wav_core.cli.eval",
+    "wav_ros.run_cli",
     "wav_core.cli.data",
+    "wav_core.cli.export",
+    "wav_core.cli.sim",
+    "wav_core.cli.replay",
+    "wav_ros.piper_cli",
 )
 
 
