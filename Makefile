@@ -52,13 +52,13 @@ demo: build
 	  echo ">>> models/sim_drawer is not shipped yet: training a TINY model on the spot (a few minutes on a CPU)."; \
 	  echo ">>> It exercises the whole stack but will not solve the task."; \
 	  [ -f $(DEMO_DIR)/model/model.yaml ] || { \
-	    wav sim record --task drawer --episodes 3 --seed 0 --out $(DEMO_DIR)/bags && \
+	    wav sim record --task drawer --episodes 2 --seed 0 --config config/sim_drawer.yaml --out $(DEMO_DIR)/bags && \
 	    wav data import --bags $(DEMO_DIR)/bags --config config/sim_drawer.yaml --out $(DEMO_DIR)/dataset --overwrite && \
 	    rm -rf $(DEMO_DIR)/run && \
 	    wav train --config config/train_tiny.yaml --data $(DEMO_DIR)/dataset --out $(DEMO_DIR)/run && \
 	    wav export --run $(DEMO_DIR)/run --out $(DEMO_DIR)/model; }; \
 	  wav demo --config sim_drawer --model $(DEMO_DIR)/model --out $(DEMO_DIR) \
-	    --note "model: tiny preset trained on the spot from 3 scripted demonstrations (not the shipped model)"; \
+	    --note "model: tiny preset trained on the spot from 2 scripted demonstrations (not the shipped model)"; \
 	fi
 
 bench: venv
