@@ -4,8 +4,12 @@ camera stamp to the published action chunk."""
 
 from __future__ import annotations
 
+import multiprocessing
+import tempfile
 import threading
 import time
+
+from pathlib import Path
 
 import numpy as np
 import rclpy
@@ -13,14 +17,15 @@ from rclpy.executors import MultiThreadedExecutor
 from sensor_msgs.msg import Image, JointState
 
 from wav_core.config.robot import RobotConfig
-from wav_core.planning import PlannerConfig, WAVPolicy, random_policy
+from wav_core.model.files import save_model
+from wav_core.planning import PlannerConfig, random_policy
 from wav_core.robot.piper import HOME
 from wav_core.runtime.config import PolicyConfig
 
 from .policy_node import PolicyNode
 
 
-def _feed(node, robot: RobotConfig, stop: threading.Event) -> None:
+def _feed(node, robot: RobotConfig, stop) -> None:
     """Cameras at camera_hz and joint feedback at joint_hz, stamped now, like a live rig."""
     cams = {c.name: node.create_publisher(Image, c.topic, 10) for c in robot.cameras}
     arms = [node.create_publisher(JointState, a.feedback_topic, 10) for a in robot.arms]
@@ -46,28 +51,46 @@ def _feed(node, robot: RobotConfig, stop: threading.Event) -> None:
             time.sleep(delay)
 
 
+def _feeder_process(domain_id: int, stop) -> None:
+    """The rig's drivers live in other processes; so does the feeder, so it does not compete with the
+    node for the interpreter lock."""
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=domain_id)
+    node = rclpy.create_node("wav_bench_feeder", context=ctx)
+    try:
+        _feed(node, RobotConfig(), stop)
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+
+
 def _pct(values, q) -> float:
     return float(np.percentile(np.asarray(values), q)) if len(values) else float("nan")
 
 
 def run_node_bench(preset: str = "tiny", model: str | None = None, seconds: float = 10.0,
-                   planner: PlannerConfig | None = None, threads: int = 1, domain_id: int = 42) -> dict:
+                   planner: PlannerConfig | None = None, threads: int = 1, domain_id: int = 42,
+                   planner_process: bool = True) -> dict:
     planner = planner or PlannerConfig(K=1, M=8, N=4)
     robot = RobotConfig()
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain_id)
-    policy = WAVPolicy.load(model, planner) if model else random_policy(preset, planner)
-    node = PolicyNode(policy_cfg=PolicyConfig(planner=planner, threads=threads), robot=robot, policy=policy, context=ctx)
-    feeder = rclpy.create_node("wav_bench_feeder", context=ctx)
+    tmp = None
+    if model is None:
+        tmp = tempfile.TemporaryDirectory(prefix="wav_node_bench_")
+        p = random_policy(preset, planner)
+        model = str(save_model(Path(tmp.name) / "model", p.model, p.card))
+    cfg = PolicyConfig(model=model, planner=planner, threads=threads, planner_process=planner_process)
+    node = PolicyNode(policy_cfg=cfg, robot=robot, context=ctx)
     ex = MultiThreadedExecutor(num_threads=4, context=ctx)
     ex.add_node(node)
-    ex.add_node(feeder)
     spin = threading.Thread(target=ex.spin, daemon=True)
     spin.start()
-    stop = threading.Event()
-    feed = threading.Thread(target=_feed, args=(feeder, robot, stop), daemon=True)
+    mp = multiprocessing.get_context("spawn")
+    stop = mp.Event()
+    feed = mp.Process(target=_feeder_process, args=(domain_id, stop), daemon=True)
     feed.start()
-    out: dict = {"preset": model or preset, "K": planner.K, "M": planner.M, "N": planner.N, "seconds": seconds}
+    out: dict = {"preset": preset if tmp else model, "planner_process": planner_process, "K": planner.K, "M": planner.M, "N": planner.N, "seconds": seconds}
     try:
         node.planning_paused.set()
         node.trigger_configure()
@@ -97,6 +120,7 @@ def run_node_bench(preset: str = "tiny", model: str | None = None, seconds: floa
         node._halt()
         ex.shutdown()
         node.destroy_node()
-        feeder.destroy_node()
         rclpy.try_shutdown(context=ctx)
+        if tmp is not None:
+            tmp.cleanup()
     return out

@@ -92,7 +92,12 @@ class PolicyNode(LifecycleNode):
         cfg.planner.validate()
         if policy is None:
             model_dir = resolve(cfg.model, "models")
-            policy = WAVPolicy.load(model_dir, cfg.planner, device=cfg.device, backend=cfg.backend)
+            if cfg.planner_process:
+                from wav_core.runtime.remote_policy import RemotePolicy
+
+                policy = RemotePolicy(model_dir, cfg.planner, cfg.device, cfg.backend, cfg.threads)
+            else:
+                policy = WAVPolicy.load(model_dir, cfg.planner, device=cfg.device, backend=cfg.backend)
         else:
             policy.set_planner(cfg.planner)
             if cfg.backend != policy.backend.name:
@@ -160,6 +165,7 @@ class PolicyNode(LifecycleNode):
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._halt()
+        self._close_policy()
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -168,6 +174,7 @@ class PolicyNode(LifecycleNode):
 
     def destroy_node(self):
         self._halt()
+        self._close_policy()
         return super().destroy_node()
 
     def _halt(self) -> None:
@@ -180,6 +187,11 @@ class PolicyNode(LifecycleNode):
         if self._plan_thread is not None:
             self._plan_thread.join(timeout=30)
             self._plan_thread = None
+
+    def _close_policy(self) -> None:
+        close = getattr(getattr(self, "policy", None), "close", None)
+        if callable(close):
+            close()
 
     # -- inputs ------------------------------------------------------------------------------------
     def _now(self) -> float:
@@ -225,7 +237,13 @@ class PolicyNode(LifecycleNode):
     def _on_tick(self) -> None:
         now_ns = self.get_clock().now().nanoseconds
         with self._lock:
-            obs = self.assembler.assemble(now_ns)
+            try:
+                obs = self.assembler.assemble(now_ns)
+            except ValueError as exc:  # the clock went backwards (a restarted simulation or bag loop)
+                self._warn("clock", f"{exc}; starting over with empty observation buffers")
+                self.counters["clock_jump_back"] += 1
+                self._restart_observations()
+                return
             if obs is None:
                 return
             try:
@@ -238,6 +256,17 @@ class PolicyNode(LifecycleNode):
             self.obs_time = now_ns * 1e-9
             cams = [obs.stamps_ns[c.name] for c in self.robot.cameras if c.name in obs.stamps_ns]
             self.obs_camera_time = max(cams) * 1e-9 if cams else self.obs_time
+
+    def _restart_observations(self) -> None:
+        """Forget everything observed so far; the watchdog holds until fresh inputs arrive."""
+        from wav_core.data.assembler import ObservationAssembler
+
+        self.assembler = ObservationAssembler(self.robot)
+        self.runtime.reset()
+        self.chunks.reset()
+        self.obs_time = self.obs_camera_time = None
+        self.last_camera = {k: None for k in self.last_camera}
+        self.last_joint = {k: None for k in self.last_joint}
 
     # -- planning thread ---------------------------------------------------------------------------
     def _plan_loop(self) -> None:

@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--M", type=int, default=8)
     b.add_argument("--N", type=int, default=4)
     b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--in-process", action="store_true", help="plan in a thread of the node instead of a child process")
     b.add_argument("--json")
     b.set_defaults(func=_node_bench)
 
@@ -57,8 +58,11 @@ def _node_bench(args: argparse.Namespace) -> int:
 
     from .bench_node import run_node_bench
 
-    r = run_node_bench(args.preset, args.model, args.seconds, PlannerConfig(K=args.K, M=args.M, N=args.N), args.threads)
-    print(f"model {r['preset']}  K={r['K']} M={r['M']} N={r['N']}  {args.seconds:.0f} s per phase, wall clock")
+    r = run_node_bench(args.preset, args.model, args.seconds, PlannerConfig(K=args.K, M=args.M, N=args.N), args.threads,
+                       planner_process=not args.in_process)
+    where = "in-process thread" if args.in_process else "child process"
+    print(f"model {r['preset']}  K={r['K']} M={r['M']} N={r['N']}  planner in a {where}  "
+          f"{args.seconds:.0f} s per phase, wall clock")
     for phase in ("idle", "planning"):
         p = r[phase]
         print(f"executor command interval, planner {phase:8s}: p50 {p['p50_ms']:.2f} ms  p99 {p['p99_ms']:.2f} ms  (n={p['n']})")

@@ -99,3 +99,14 @@ def test_malformed_messages_never_crash_or_produce_bad_commands(node, batch):
     n._on_execute()
     _check_outputs(ex, received)
     assert math.isfinite(n.status()["plan_latency_median_ms"])
+
+
+def test_clock_going_backwards_restarts_observation_instead_of_crashing(node):
+    n, ex, received = node
+    before = n.counters["clock_jump_back"]
+    n.assembler.assemble(4 * 10**18)  # a tick far in the future: the node's next tick is "earlier"
+    n._on_tick()
+    assert n.counters["clock_jump_back"] == before + 1
+    assert n.obs_time is None and n.runtime.state is None
+    n._on_execute()
+    _check_outputs(ex, received)

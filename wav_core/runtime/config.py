@@ -69,6 +69,9 @@ class PolicyConfig:
     device: str = "cpu"
     threads: int = 1
     """torch CPU threads for planning (the node's other threads need the remaining cores)."""
+    planner_process: bool = True
+    """Plan in a child process, so inference never competes with the subscriptions and the 200 Hz
+    executor for the Python interpreter lock."""
     seed: int = 0
     qos: Literal["sensor_data", "reliable"] = "sensor_data"
     instruction: str = ""
