@@ -1,5 +1,5 @@
 """Live replay on real DDS: `BagPlayer` publishes a recorded rig bag the way the rig did, and
-`BagRecorder` writes what a node answers into a new bag; `run_live` ties both together.
+`BagRecorder` (wav_ros.bag_recorder) writes what a node answers into a new bag; `run_live` ties both together.
 
 Each test runs in its own rclpy context and domain (conftest `ros_context`).
 """

@@ -70,7 +70,7 @@ def write_predictions(out: Path, source: Path, topics: list[str], decisions: lis
         shutil.rmtree(out)
     pending = sorted(decisions, key=lambda d: d.time_ns)
     copy_error: str | None = None
-    with Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+    with Writer(out, version=8, storage_plugin=StoragePlugin.MCAP) as writer:
         chunk_conn = writer.add_connection(CHUNK_TOPIC, CHUNK_TYPE, typestore=ts)
         info_conn = writer.add_connection(PLAN_INFO_TOPIC, PLAN_INFO_TYPE, typestore=ts)
 

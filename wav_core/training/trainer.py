@@ -159,7 +159,7 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
             if prev:
                 weights, _ = load_checkpoint(stage_dir(run, prev[-1]), env.device)
                 model.load_state_dict(weights)
-        params = set_trainable(model, stage)
+        set_trainable(model, stage)
         loss_module: torch.nn.Module = StageLoss(model, stage, norm, scfg.caption_dropout)
         if env.world > 1:
             loss_module = torch.nn.parallel.DistributedDataParallel(
