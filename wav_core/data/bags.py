@@ -122,7 +122,8 @@ def episode_success(bag: Path) -> bool | None:
     """Success of a bag's episode from `summary.json` beside it (None when there is none).
 
     Accepted layouts: {"expert_success": [bool per bag in sorted name order]},
-    {"expert_success": {"<bag dir name>": bool}}, or {"episodes": [{"name"|"bag": ..., "expert_success": bool}]}.
+    {"expert_success": {"<bag dir name>": bool}}, or {"per_episode"|"episodes": [{"name"|"bag": ..., "expert_success": bool}]}
+    (the layout `wav sim record` writes).
     """
     summary = bag.parent / "summary.json"
     if not summary.is_file():
@@ -142,8 +143,9 @@ def episode_success(bag: Path) -> bool | None:
         for key in keys:
             if key in data["expert_success"]:
                 return bool(data["expert_success"][key])
-    if isinstance(data, dict) and isinstance(data.get("episodes"), list):
-        for ep in data["episodes"]:
+    entries = data.get("per_episode", data.get("episodes")) if isinstance(data, dict) else None
+    if isinstance(entries, list):
+        for ep in entries:
             if isinstance(ep, dict) and "expert_success" in ep and ({str(ep.get("name")), str(ep.get("bag")), Path(str(ep.get("bag"))).name} & keys):
                 return bool(ep["expert_success"])
     raise DataError(f"{summary}: no expert_success entry for bag '{bag.name}'")
