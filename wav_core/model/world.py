@@ -53,7 +53,7 @@ class WorldModel(nn.Module):
         self.view_embed = nn.Parameter(torch.zeros(len(cfg.views), d))
         self.time = TimeEmbedding(d)
         # Prompt features are projected to the world width once, not in every block.
-        self.text_proj = nn.Sequential(nn.Linear(cfg.text.dim, d), nn.GELU(approximate="tanh"), nn.Linear(d, d))
+        self.text_proj = nn.Sequential(nn.Linear(cfg.text.dim, d), nn.GELU(), nn.Linear(d, d))
         self.mod = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
         self.blocks = nn.ModuleList(
             WorldBlock(d, wc.heads, wc.mlp_ratio, d, cross_view=(i + 1) % wc.cross_view_every == 0)
