@@ -42,8 +42,8 @@ class SimNodeConfig:
 def _stamp(t: float):
     from builtin_interfaces.msg import Time
 
-    sec = int(t)
-    return Time(sec=sec, nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+    ns = int(round(t * 1e9))
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
 class SimNode(Node):
@@ -161,7 +161,9 @@ class SimNode(Node):
                 if targets is not None:
                     env.set_targets(targets)
                 env.step_physics(steps)
-                t = CLOCK_OFFSET_S + env.time
+                # Whole microseconds: sim time summed from 1/600 s steps lands just short of each
+                # 5 ms boundary, which would make 200 Hz timers on this clock skip every other tick.
+                t = CLOCK_OFFSET_S + round(env.time * 1e6) / 1e6
                 self._clock_pub.publish(Clock(clock=_stamp(t)))
                 self._publish_joints(env, t)
                 if env.time >= next_cam:
