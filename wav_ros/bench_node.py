@@ -22,6 +22,7 @@ from wav_core.planning import PlannerConfig, random_policy
 from wav_core.robot.piper import HOME
 from wav_core.runtime.config import PolicyConfig
 
+from .messages import rgb_image
 from .policy_node import PolicyNode
 
 
@@ -29,7 +30,7 @@ def _feed(node, robot: RobotConfig, stop) -> None:
     """Cameras at camera_hz and joint feedback at joint_hz, stamped now, like a live rig."""
     cams = {c.name: node.create_publisher(Image, c.topic, 10) for c in robot.cameras}
     arms = [node.create_publisher(JointState, a.feedback_topic, 10) for a in robot.arms]
-    frames = {c.name: bytes(np.random.default_rng(0).integers(0, 255, c.width * c.height * 3, dtype=np.uint8))
+    frames = {c.name: np.random.default_rng(0).integers(0, 255, (c.height, c.width, 3), dtype=np.uint8)
               for c in robot.cameras}
     next_cam = t0 = time.monotonic()
     k = 0
@@ -42,9 +43,7 @@ def _feed(node, robot: RobotConfig, stop) -> None:
         if time.monotonic() >= next_cam:
             next_cam += 1.0 / robot.camera_hz
             for c in robot.cameras:
-                img = Image(height=c.height, width=c.width, encoding="rgb8", step=c.width * 3, data=frames[c.name])
-                img.header.stamp = now
-                cams[c.name].publish(img)
+                cams[c.name].publish(rgb_image(frames[c.name], now, c.name))
         k += 1
         delay = t0 + k / robot.joint_hz - time.monotonic()
         if delay > 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from builtin_interfaces.msg import Duration
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import Image, JointState
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from wav_core.config.robot import RobotConfig
@@ -33,4 +33,12 @@ def action_chunk(robot: RobotConfig, actions: np.ndarray, tick_hz: float, stamp,
         t = h / tick_hz
         pt.time_from_start = Duration(sec=int(t), nanosec=int(round((t - int(t)) * 1e9)))
         msg.points.append(pt)
+    return msg
+
+
+def rgb_image(img: np.ndarray, stamp, frame_id: str = "") -> Image:
+    """An HxWx3 uint8 array as a `sensor_msgs/Image` in rgb8."""
+    msg = Image(height=img.shape[0], width=img.shape[1], encoding="rgb8", step=img.shape[1] * 3, data=img.tobytes())
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
     return msg

@@ -39,8 +39,9 @@ from std_srvs.srv import SetBool, Trigger
 
 from wav_core.config import load
 from wav_core.config.driver import DriverConfig
+from wav_core.data.errors import MessageError
+from wav_core.data.messages import joint_positions
 from wav_core.robot.piper import ARMS, HOME
-from wav_core.robot.units import named_to_arm
 
 from .piper_arm import ArmEnableError, PiperArmLink
 
@@ -151,10 +152,10 @@ class PiperBridge(Node):
         cfg = self.config
         topic = cfg.arm(arm).command_topic
         try:
-            q = named_to_arm(msg.name, msg.position, link.arm.joint_names)
-        except ValueError as exc:
+            q = joint_positions(msg, link.arm.joint_names, topic)
+        except MessageError as exc:
             text = str(exc)
-            reason = "missing_name" if "missing" in text else "non_finite" if "non-finite" in text else "invalid"
+            reason = "missing_name" if exc.field == "name" else "non_finite" if "non-finite" in text else "invalid"
             link.reject(reason)
             self.get_logger().warning(f"{topic}: command rejected: {exc}", throttle_duration_sec=cfg.warn_throttle_s)
             return

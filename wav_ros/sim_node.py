@@ -23,8 +23,11 @@ from std_srvs.srv import Trigger
 
 from wav_core.config.loader import ConfigError, load
 from wav_core.config.robot import RobotConfig
+from wav_core.data.errors import MessageError
+from wav_core.data.messages import joint_positions
 
 from .config_file import resolve
+from .messages import rgb_image
 
 CLOCK_OFFSET_S = 100.0
 """Sim time starts here rather than at 0, which ROS reads as "time not set"."""
@@ -82,17 +85,12 @@ class SimNode(Node):
             raise self._error
 
     def _on_command(self, msg: JointState, arm: int) -> None:
-        names = self.robot.arms[arm].joint_names
+        cfg = self.robot.arms[arm]
         try:
-            idx = [list(msg.name).index(n) for n in names]
-            q = np.array([msg.position[i] for i in idx], dtype=np.float64)
-        except (ValueError, IndexError):
+            q = joint_positions(msg, cfg.joint_names, cfg.command_topic)
+        except MessageError as exc:
             self.rejected += 1
-            self.get_logger().warning(f"{self.robot.arms[arm].command_topic}: command without all of {names}; ignored",
-                                      throttle_duration_sec=2.0)
-            return
-        if not np.all(np.isfinite(q)):
-            self.rejected += 1
+            self.get_logger().warning(f"command ignored: {exc}", throttle_duration_sec=2.0)
             return
         with self._lock:
             if self._targets is not None:
@@ -118,14 +116,7 @@ class SimNode(Node):
     def _publish_cameras(self, env, t: float) -> None:
         stamp = _stamp(t)
         for name, img in env.render().items():
-            msg = Image()
-            msg.header.stamp = stamp
-            msg.header.frame_id = name
-            msg.height, msg.width = img.shape[:2]
-            msg.encoding = "rgb8"
-            msg.step = img.shape[1] * 3
-            msg.data = img.tobytes()
-            self._cam_pubs[name].publish(msg)
+            self._cam_pubs[name].publish(rgb_image(img, stamp, name))
 
     def _reset(self, env, seed: int) -> None:
         env.reset(seed)

@@ -85,23 +85,3 @@ def check_gripper_effort(effort: int) -> int:
     if not 0 <= effort <= GRIPPER_EFFORT_MAX:
         raise ValueError(f"gripper effort: got {effort}, expected 0..{GRIPPER_EFFORT_MAX} (0.001 N·m)")
     return int(effort)
-
-
-def named_to_arm(names: list[str] | tuple[str, ...], positions, joint_names: list[str] | tuple[str, ...]) -> np.ndarray:
-    """Pick `joint_names` (in that order) out of a named position list, by name.
-
-    A missing name is an error, never a zero: a zero would drive the joint to its zero pose.
-    """
-    names = list(names)
-    positions = list(positions)
-    if len(positions) != len(names):
-        raise ValueError(f"position has {len(positions)} values for {len(names)} names")
-    index = {n: i for i, n in enumerate(names)}
-    missing = [n for n in joint_names if n not in index]
-    if missing:
-        raise ValueError(f"missing joint names {missing} (got {names})")
-    q = np.array([positions[index[n]] for n in joint_names], dtype=np.float64)
-    bad = [n for n, v in zip(joint_names, q) if not np.isfinite(v)]
-    if bad:
-        raise ValueError(f"non-finite position for {bad}")
-    return q

@@ -83,6 +83,3 @@ class ChunkExecutor:
             return True
         due = self.current.anchor + self.replan_after * self.dt - self.latency_s
         return now >= due
-
-    def exhausted(self, now: float) -> bool:
-        return self.current is None or self.current.at(now, self.dt) is None

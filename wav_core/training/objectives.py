@@ -88,16 +88,19 @@ def action_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=
 LOSSES = {"tokenizer": tokenizer_loss, "world": world_loss, "value": value_loss, "action": action_loss}
 
 
-def stage_parameters(model: WAVModel, stage: str) -> list[nn.Parameter]:
+def stage_modules(model: WAVModel, stage: str) -> list[nn.Module]:
     """What each stage trains. The tokenizer is trained only in its own stage (like the pretrained,
     frozen video VAE of the paper); stage 3 trains everything else together."""
-    parts = {
+    return {
         "tokenizer": [model.tokenizer],
         "world": [model.world, model.text],
         "value": [model.value],
         "action": [model.world, model.text, model.value, model.action],
     }[stage]
-    return [p for m in parts for p in m.parameters() if p.requires_grad]
+
+
+def stage_parameters(model: WAVModel, stage: str) -> list[nn.Parameter]:
+    return [p for m in stage_modules(model, stage) for p in m.parameters()]
 
 
 def make_optimizer(model: WAVModel, stage: str, cfg: StageConfig) -> torch.optim.Optimizer:
@@ -124,12 +127,9 @@ class StageLoss(nn.Module):
 def set_trainable(model: WAVModel, stage: str) -> list[nn.Parameter]:
     """Freeze everything the stage does not train; returns the stage's parameters."""
     model.requires_grad_(False)
-    params = []
-    for m in {"tokenizer": [model.tokenizer], "world": [model.world, model.text], "value": [model.value],
-              "action": [model.world, model.text, model.value, model.action]}[stage]:
+    for m in stage_modules(model, stage):
         m.requires_grad_(True)
-        params += list(m.parameters())
-    return params
+    return stage_parameters(model, stage)
 
 
 def train_step(model: WAVModel, batch: dict[str, Any], stage: str, optimizer: torch.optim.Optimizer,

@@ -15,7 +15,6 @@ from wav_core.robot.units import (
     m_to_microm,
     microm_to_m,
     millideg_to_rad,
-    named_to_arm,
     rad_to_millideg,
     sdk_to_arm,
 )
@@ -64,15 +63,3 @@ def test_bad_vectors_are_rejected_with_names():
     with pytest.raises(ValueError, match="0..5000"):
         check_gripper_effort(6000)
     assert check_gripper_effort(1000) == 1000
-
-
-def test_named_lookup_reorders_and_never_fills_missing_names_with_zero():
-    names = ["gripper", "joint6", "joint5", "joint4", "joint3", "joint2", "joint1", "extra"]
-    q = named_to_arm(names, [0.03, 6, 5, 4, 3, 2, 1, 99], ARM_JOINT_NAMES)
-    np.testing.assert_allclose(q, [1, 2, 3, 4, 5, 6, 0.03])
-    with pytest.raises(ValueError, match=r"missing joint names \['joint3'\]"):
-        named_to_arm([n for n in ARM_JOINT_NAMES if n != "joint3"], [0.0] * 6, ARM_JOINT_NAMES)
-    with pytest.raises(ValueError, match=r"non-finite position for \['joint2'\]"):
-        named_to_arm(list(ARM_JOINT_NAMES), [0, np.nan, 0, 0, 0, 0, 0], ARM_JOINT_NAMES)
-    with pytest.raises(ValueError, match="6 values for 7 names"):
-        named_to_arm(list(ARM_JOINT_NAMES), [0.0] * 6, ARM_JOINT_NAMES)

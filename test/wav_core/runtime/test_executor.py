@@ -19,7 +19,7 @@ def test_interpolates_between_steps_and_runs_out():
     np.testing.assert_allclose(ex.target(1.0), 0.0)
     np.testing.assert_allclose(ex.target(1.0 + 2.5 / TICK), 2.5)
     np.testing.assert_allclose(ex.target(1.0 + 15 / TICK), 15.0)
-    assert ex.target(1.0 + 15.5 / TICK) is None and ex.exhausted(1.0 + 16 / TICK)
+    assert ex.target(1.0 + 15.5 / TICK) is None and ex.target(1.0 + 16 / TICK) is None
 
 
 def test_a_late_chunk_starts_at_the_step_that_is_due():

@@ -63,5 +63,3 @@ class Backend:
         """Whole-plan backends (`captures_plan`) override this; the others are driven by the planner."""
         raise NotImplementedError(f"backend {self.name!r} is driven step by step by the planner")
 
-
-TorchBackend = Backend
