@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp16", help="TensorRT engine precision")
     p.add_argument("--solve", choices=["unrolled", "step"], default="unrolled",
                    help="onnxruntime: whole flow solves per graph run, or one run per flow step")
+    p.add_argument("--attention", choices=["fused", "standard"], default="fused",
+                   help="onnxruntime: its fused MultiHeadAttention operator, or standard ONNX ops")
     p.add_argument("--K", type=int, default=3)
     p.add_argument("--M", type=int, default=8)
     p.add_argument("--N", type=int, default=4)
@@ -37,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _backend_options(args) -> dict:
     if args.backend == "onnxruntime":
-        return {"solve": args.solve, **({"threads": args.threads} if args.threads else {})}
+        return {"solve": args.solve, "attention": args.attention, **({"threads": args.threads} if args.threads else {})}
     if args.backend == "tensorrt":
         return {"precision": args.precision}
     return {}

@@ -12,8 +12,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--model", help="model directory (model.yaml + weights.safetensors)")
     src.add_argument("--run", help="training run directory to export into a model directory (needs --out)")
     p.add_argument("--out", help="model directory to write with --run")
-    p.add_argument("--onnx", action="store_true", help="write ONNX graphs + manifest into MODEL_DIR/onnx")
-    p.add_argument("--tensorrt", action="store_true", help="also build TensorRT engines from the ONNX graphs")
+    p.add_argument("--onnx", action="store_true",
+                   help="write ONNX graphs + manifest for onnxruntime into MODEL_DIR/onnx (MODEL_DIR/onnx-standard "
+                        "with --attention standard)")
+    p.add_argument("--tensorrt", action="store_true",
+                   help="build TensorRT engines from standard ONNX graphs in MODEL_DIR/onnx-standard")
+    p.add_argument("--attention", choices=["fused", "standard"], default="fused",
+                   help="--onnx: attention as onnxruntime's fused MultiHeadAttention operator, or standard ONNX ops")
     p.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp16", help="TensorRT engine precision")
     p.add_argument("--K", type=int, default=3, help="planner iterations (the graphs do not depend on K)")
     p.add_argument("--M", type=int, default=8, help="video candidates per iteration (graph batch size)")
@@ -46,27 +51,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _export_graphs(args: argparse.Namespace, model_dir) -> int:
-    from pathlib import Path
-
-    from ..export import ensure_onnx, export_onnx, stale_reason, weights_digest
     from ..model.files import load_model
     from ..planning import PlannerConfig
 
     cfg = PlannerConfig(K=args.K, M=args.M, N=args.N, S=args.S, feature_steps=args.feature_steps)
     cfg.validate()
     model, _ = load_model(model_dir)
-    out = Path(model_dir) / "onnx"
-    digest = weights_digest(model)
-    reason = "forced" if args.force else stale_reason(out, model, cfg, args.opset, digest, args.solve)
-    if reason is None:
-        manifest = ensure_onnx(model, cfg, out, args.opset, digest, args.solve)
-        print(f"{out}: current (weights {digest[:12]}, planner {manifest.planner}); nothing to do")
-    else:
-        print(f"{out}: exporting ({reason})")
-        manifest = export_onnx(model, cfg, out, args.opset, digest, args.solve)
-        for name, g in manifest.graphs.items():
-            shapes = ", ".join(f"{k}{tuple(s)}" for k, (s, _) in g["inputs"].items())
-            print(f"  {g['file']:<16} {shapes}")
+    if args.onnx:
+        _export_folder(args, model, cfg, model_dir, args.attention)
     if args.tensorrt:
         if args.solve != "unrolled":
             raise ValueError("--tensorrt: engines are built from the unrolled graphs; drop --solve step")
@@ -80,6 +72,28 @@ def _export_graphs(args: argparse.Namespace, model_dir) -> int:
             raise ValueError("--tensorrt: CUDA not available; engines are built on the GPU that will run them")
         from ..export.tensorrt_engines import ensure_engines
 
+        out, manifest = _export_folder(args, model, cfg, model_dir, "standard")
         for name, path in ensure_engines(out, manifest, args.precision).items():
             print(f"  engine {name}: {path}")
     return 0
+
+
+def _export_folder(args: argparse.Namespace, model, cfg, model_dir, attention: str):
+    """(folder, manifest) of a current export with this attention, re-exported only when stale."""
+    from pathlib import Path
+
+    from ..export import ensure_onnx, export_onnx, onnx_folder, stale_reason, weights_digest
+
+    out = Path(model_dir) / onnx_folder(attention)
+    digest = weights_digest(model)
+    reason = "forced" if args.force else stale_reason(out, model, cfg, args.opset, digest, args.solve, attention)
+    if reason is None:
+        manifest = ensure_onnx(model, cfg, out, args.opset, digest, args.solve, attention)
+        print(f"{out}: current (weights {digest[:12]}, planner {manifest.planner}); nothing to do")
+        return out, manifest
+    print(f"{out}: exporting ({reason})")
+    manifest = export_onnx(model, cfg, out, args.opset, digest, args.solve, attention)
+    for name, g in manifest.graphs.items():
+        shapes = ", ".join(f"{k}{tuple(s)}" for k, (s, _) in g["inputs"].items())
+        print(f"  {g['file']:<16} {shapes}")
+    return out, manifest

@@ -53,6 +53,8 @@ class Manifest:
     graphs: dict[str, dict] = field(default_factory=dict)
     """name -> {"file": ..., "inputs": {name: [shape, dtype]}, "outputs": {name: [shape, dtype]}}."""
     torch_version: str = ""
+    attention: str = "standard"
+    """"fused": attention as ONNX Runtime's MultiHeadAttention operator; "standard": ONNX ops only."""
     format: int = FORMAT_VERSION
 
     def write(self, directory: Path) -> Path:
@@ -75,7 +77,7 @@ def read_manifest(directory: str | Path) -> Manifest:
 
 
 def stale_reason(directory: str | Path, model: WAVModel, cfg: PlannerConfig, opset: int,
-                 digest: str | None = None, solve: str = "unrolled") -> str | None:
+                 digest: str | None = None, solve: str = "unrolled", attention: str = "fused") -> str | None:
     """Why the export in `directory` cannot serve this model at these planner sizes (None: current)."""
     try:
         m = read_manifest(directory)
@@ -87,6 +89,8 @@ def stale_reason(directory: str | Path, model: WAVModel, cfg: PlannerConfig, ops
         return f"opset {m.opset}, expected {opset}"
     if m.solve != solve:
         return f"solve {m.solve!r}, expected {solve!r}"
+    if m.attention != attention:
+        return f"attention {m.attention!r}, expected {attention!r}"
     if m.planner != planner_sizes(cfg):
         return f"planner sizes {m.planner}, expected {planner_sizes(cfg)}"
     if m.config_sha256 != config_digest(model):

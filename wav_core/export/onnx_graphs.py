@@ -4,6 +4,8 @@ Five graphs cover a plan: the world forward at batch M (iterations) and 1 (the f
 value solve at batch M*N (against M candidates' states) and 1, and the action solve at batch 1.
 By default each value/action graph holds the whole unrolled S-step Euler solve: one session call
 per solve instead of S (`solve="step"` exports single flow steps instead; `wav bench` compares them).
+Attention is exported as ONNX Runtime's fused operator by default (`attention="fused"`) or as
+standard ONNX ops (`"standard"`, what TensorRT parses); the two live in separate folders.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import torch
 
 from ..model.wav import WAVModel
 from ..planning.config import PlannerConfig
+from ..model.layers import attention_kernel, sdpa_attention
+from .fused_attention import ATTENTION, fused_attention
 from .graphs import GRAPH_MODULES
 from .manifest import Manifest, config_digest, planner_sizes, read_manifest, stale_reason, weights_digest
 
@@ -87,11 +91,13 @@ def _example(shape, dtype, gen: torch.Generator, device) -> torch.Tensor:
 
 
 def export_onnx(model: WAVModel, cfg: PlannerConfig, out_dir: str | Path, opset: int = OPSET,
-                digest: str | None = None, solve: str = "unrolled") -> Manifest:
+                digest: str | None = None, solve: str = "unrolled", attention: str = "fused") -> Manifest:
     """Write every graph and the manifest into out_dir (replacing what was there) and check each
     graph with onnx.checker. The model's weights are not changed."""
     import onnx
 
+    if attention not in ATTENTION:
+        raise ValueError(f"attention: got {attention!r}, expected one of {list(ATTENTION)}")
     if opset < 17:
         raise ValueError(f"opset: got {opset}, expected >= 17 (LayerNormalization)")
     out_dir = Path(out_dir)
@@ -100,7 +106,8 @@ def export_onnx(model: WAVModel, cfg: PlannerConfig, out_dir: str | Path, opset:
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(0)
     manifest = Manifest(opset=opset, weights_sha256=digest or weights_digest(model), config_sha256=config_digest(model),
-                        planner=planner_sizes(cfg), solve=solve, torch_version=torch.__version__)
+                        planner=planner_sizes(cfg), solve=solve, torch_version=torch.__version__,
+                        attention=attention)
     was_training, threads = model.training, torch.get_num_threads()
     model.eval()
     # Tracing runs thousands of tiny ops: extra threads only add synchronisation.
@@ -110,12 +117,13 @@ def export_onnx(model: WAVModel, cfg: PlannerConfig, out_dir: str | Path, opset:
             module = GRAPH_MODULES[name.rsplit("_b", 1)[0]](model, cfg).eval()
             args = tuple(_example(s, d, gen, device) for s, d in spec["inputs"].values())
             path = tmp / f"{name}.onnx"
-            with torch.no_grad(), warnings.catch_warnings():
+            kernel = fused_attention if attention == "fused" else sdpa_attention
+            with torch.no_grad(), warnings.catch_warnings(), attention_kernel(kernel):
                 # Tracing notes about shape-dependent Python branches: the shapes are static by design.
                 warnings.simplefilter("ignore")
                 torch.onnx.export(module, args, str(path), dynamo=False, opset_version=opset,
                                   input_names=list(spec["inputs"]), output_names=list(spec["outputs"]),
-                                  do_constant_folding=True)
+                                  do_constant_folding=True, custom_opsets={"com.microsoft": 1})
             onnx.checker.check_model(str(path), full_check=True)
             manifest.graphs[name] = {
                 "file": path.name,
@@ -135,27 +143,34 @@ def export_onnx(model: WAVModel, cfg: PlannerConfig, out_dir: str | Path, opset:
 
 
 def ensure_onnx(model: WAVModel, cfg: PlannerConfig, out_dir: str | Path, opset: int = OPSET,
-                digest: str | None = None, solve: str = "unrolled") -> Manifest:
+                digest: str | None = None, solve: str = "unrolled", attention: str = "fused") -> Manifest:
     """The current export in out_dir, rebuilt first when missing or stale."""
     digest = digest or weights_digest(model)
-    if stale_reason(out_dir, model, cfg, opset, digest, solve) is None:
+    if stale_reason(out_dir, model, cfg, opset, digest, solve, attention) is None:
         return read_manifest(out_dir)
-    return export_onnx(model, cfg, out_dir, opset, digest, solve)
+    return export_onnx(model, cfg, out_dir, opset, digest, solve, attention)
 
 
 def export_dir_for(model: WAVModel, cfg: PlannerConfig, model_dir: str | Path | None,
-                   onnx_dir: str | Path | None = None, solve: str = "unrolled") -> tuple[Path, str]:
-    """Where a backend keeps its export: the given onnx_dir, else MODEL_DIR/onnx, else (a model with
-    no directory, or a read-only one) a per-weights cache folder in the temp directory."""
+                   onnx_dir: str | Path | None = None, solve: str = "unrolled",
+                   attention: str = "fused") -> tuple[Path, str]:
+    """Where a backend keeps its export: the given onnx_dir, else MODEL_DIR/onnx (fused attention)
+    or MODEL_DIR/onnx-standard, else (a model with no directory, or a read-only one) a per-weights
+    cache folder in the temp directory."""
     digest = weights_digest(model)
     if onnx_dir is not None:
         return Path(onnx_dir), digest
     if model_dir is not None:
-        target = Path(model_dir) / "onnx"
+        target = Path(model_dir) / onnx_folder(attention)
         if target.is_dir() or _writable(Path(model_dir)):
             return target, digest
     sizes = "-".join(f"{k}{v}" for k, v in planner_sizes(cfg).items())
-    return Path(tempfile.gettempdir()) / "wav-onnx" / f"{digest[:16]}-{sizes}-{solve}", digest
+    return Path(tempfile.gettempdir()) / "wav-onnx" / f"{digest[:16]}-{sizes}-{solve}-{attention}", digest
+
+
+def onnx_folder(attention: str) -> str:
+    """The export's folder name inside a model directory."""
+    return "onnx" if attention == "fused" else f"onnx-{attention}"
 
 
 def _writable(directory: Path) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -51,24 +52,41 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 kv: tuple[torch.Tensor, torch.Tensor] | None = None,
                 mask: torch.Tensor | None = None) -> torch.Tensor:
-        b, n, d = x.shape
-        q = self.q(x).view(b, n, self.heads, -1).transpose(1, 2)
         if kv is None:
             kv = self.project_kv(x if context is None else context)
-        k, v = kv
-        if mask is not None:
-            mask = mask[:, None, None, :]
-        bk = k.shape[0]
-        if bk != b:
-            # One context shared by `rep` consecutive query rows (views of a sample, N value samples
-            # of one video candidate): fold them into the query length instead of copying keys.
-            rep = b // bk
-            q = q.reshape(bk, rep, self.heads, n, -1).transpose(1, 2).reshape(bk, self.heads, rep * n, -1)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-            y = y.reshape(bk, self.heads, rep, n, -1).transpose(1, 2).reshape(b, self.heads, n, -1)
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return self.out(y.transpose(1, 2).reshape(b, n, d))
+        return self.out(_kernel(self.q(x), kv[0], kv[1], self.heads, mask))
+
+
+def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int,
+                   mask: torch.Tensor | None = None) -> torch.Tensor:
+    """q [b, n, D]; keys/values [bk, heads, L, D/heads] with b a multiple of bk; key mask [bk, L]
+    (True: attend) -> [b, n, D].
+
+    A context shared by b / bk consecutive query rows (views of a sample, N value samples of one
+    video candidate) is attended once with those rows folded into the query length, instead of
+    copying its keys."""
+    b, n, d = q.shape
+    bk = k.shape[0]
+    q = q.reshape(bk, (b // bk) * n, heads, -1).transpose(1, 2)
+    if mask is not None:
+        mask = mask[:, None, None, :]
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    return y.transpose(1, 2).reshape(b, n, d)
+
+
+_kernel = sdpa_attention
+
+
+@contextmanager
+def attention_kernel(fn):
+    """Route every Attention through `fn` (sdpa_attention's signature) inside the block: the ONNX
+    export swaps in a fused attention operator this way without a second model definition."""
+    global _kernel
+    kept, _kernel = _kernel, fn
+    try:
+        yield
+    finally:
+        _kernel = kept
 
 
 class FeedForward(nn.Module):

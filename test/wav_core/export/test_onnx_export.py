@@ -98,6 +98,7 @@ def test_a_stale_export_is_detected_and_rebuilt(model_dir, tmp_path):
     assert stale_reason(out, model, CFG, 17) is None
     assert "planner sizes" in stale_reason(out, model, PlannerConfig(K=2, M=4, N=2, S=2), 17)
     assert "opset" in stale_reason(out, model, CFG, 18)
+    assert "attention 'fused', expected 'standard'" in stale_reason(out, model, CFG, 17, attention="standard")
     with torch.no_grad():
         model.action.out.bias.add_(0.5)
     assert stale_reason(out, model, CFG, 17) == "weights changed since the export"
@@ -117,6 +118,28 @@ def test_export_command_reports_a_current_export_and_bad_arguments(model_dir, ca
     assert "--run: needs --out" in capsys.readouterr().err
     assert main(["export", "--run", str(tmp_path / "no-run"), "--out", str(tmp_path / "m")]) == 2
     assert "is " + str(tmp_path / "no-run") + " a training run directory" in capsys.readouterr().err
+
+
+def test_fused_attention_is_one_operator_and_standard_graphs_plan_the_same(model_dir, observation):
+    """`--onnx` exports attention as ONNX Runtime's MultiHeadAttention node; `--attention standard`
+    (what TensorRT parses) writes plain ONNX ops next to it, in onnx-standard/."""
+    def ops(folder):
+        manifest = read_manifest(model_dir / folder)
+        return {n.op_type for g in manifest.graphs.values()
+                for n in onnx.load(str(model_dir / folder / g["file"])).graph.node}
+
+    assert main(["export", "--model", str(model_dir), "--onnx", "--attention", "standard",
+                 "--K", "2", "--M", "3", "--N", "2", "--S", "2"]) == 0
+    assert read_manifest(model_dir / "onnx").attention == "fused"
+    assert read_manifest(model_dir / "onnx-standard").attention == "standard"
+    assert "MultiHeadAttention" in ops("onnx")
+    assert "MultiHeadAttention" not in ops("onnx-standard") and "Softmax" in ops("onnx-standard")
+    images, state = observation
+    policy = WAVPolicy.load(model_dir, CFG)
+    eager = policy.plan(images, state, seed=3)
+    policy.set_backend("onnxruntime", attention="standard", threads=1)
+    assert policy.backend.onnx_dir == model_dir / "onnx-standard"
+    assert rel(policy.plan(images, state, seed=3).actions, eager.actions) < 1e-4
 
 
 def test_step_wise_graphs_plan_like_the_unrolled_ones(tmp_path, observation):

@@ -26,11 +26,12 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(self, model: WAVModel, cfg: PlannerConfig, model_dir: str | Path | None = None,
                  onnx_dir: str | Path | None = None, providers: list[str] | None = None, threads: int = 0,
-                 solve: str = "unrolled"):
+                 solve: str = "unrolled", attention: str = "fused"):
         """`onnx_dir`: where the export lives (rebuilt there if stale; default MODEL_DIR/onnx or a
         temp cache); `providers`: ORT execution providers (default: CUDA when the model is on a GPU
         and ORT has it, else CPU); `threads`: intra-op threads (0: ORT's default); `solve`:
-        "unrolled" flow solves in one graph run, or "step": one run per flow step."""
+        "unrolled" flow solves in one graph run, or "step": one run per flow step; `attention`:
+        "fused" (ONNX Runtime's MultiHeadAttention operator) or "standard" ONNX ops."""
         try:
             import onnxruntime as ort
         except ImportError as exc:
@@ -52,13 +53,16 @@ class OnnxRuntimeBackend(Backend):
         self.providers = providers
         self.io_device = "cuda" if providers[0] == "CUDAExecutionProvider" else "cpu"
         self._torch_io = torch.device("cuda", self.device.index or 0) if self.io_device == "cuda" else torch.device("cpu")
-        self.onnx_dir, digest = export_dir_for(model, cfg, model_dir, onnx_dir, solve)
-        self.manifest = ensure_onnx(model, cfg, self.onnx_dir, digest=digest, solve=solve)
+        self.onnx_dir, digest = export_dir_for(model, cfg, model_dir, onnx_dir, solve, attention)
+        self.manifest = ensure_onnx(model, cfg, self.onnx_dir, digest=digest, solve=solve, attention=attention)
         self.solve = solve
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             opts.intra_op_num_threads = threads
+        # Between session runs the planner's own torch ops run on the same cores: idle ORT workers
+        # must sleep rather than spin, or they steal those cores.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.sessions = {name: ort.InferenceSession(str(self.onnx_dir / g["file"]), opts, providers=providers)
                          for name, g in self.manifest.graphs.items()}
 

@@ -66,8 +66,9 @@ class TensorRTBackend(GraphPlanMixin, Backend):
         if self.device.type != "cuda":
             raise BackendUnavailable(f"the model is on {self.device}; TensorRT needs it on a CUDA device")
         self.captures_plan = graph
-        self.onnx_dir, digest = export_dir_for(model, cfg, model_dir, onnx_dir)
-        manifest = ensure_onnx(model, cfg, self.onnx_dir, digest=digest)
+        # TensorRT parses standard ONNX only (no ONNX Runtime contrib operators).
+        self.onnx_dir, digest = export_dir_for(model, cfg, model_dir, onnx_dir, attention="standard")
+        manifest = ensure_onnx(model, cfg, self.onnx_dir, digest=digest, attention="standard")
         paths = ensure_engines(self.onnx_dir, manifest, precision)
         self.precision = precision
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
