@@ -15,6 +15,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "wav_core.cli.bench",
     "wav_core.cli.train",
     "wav_core.cli.eval",
+    "wav_core.cli.calibrate",
     "wav_ros.run_cli",
     "wav_core.cli.data",
     "wav_core.cli.export",

@@ -38,6 +38,13 @@ class SampleSpec:
     cameras: list[str] | None = None
     """Camera order of the V axis; None = the dataset's order."""
 
+    @classmethod
+    def for_model(cls, mcfg) -> "SampleSpec":
+        """The samples a model of config `mcfg` (wav_core.model.ModelConfig) trains and is checked on."""
+        return cls(image_size=tuple(mcfg.image_size), n_history=mcfg.n_history, history_stride=mcfg.history_stride,
+                   n_future=mcfg.n_future, future_stride=mcfg.future_stride, action_horizon=mcfg.action_horizon,
+                   cameras=list(mcfg.views))
+
     def validate(self) -> None:
         for key in ("n_history", "history_stride", "n_future", "future_stride", "action_horizon"):
             if getattr(self, key) < 1:

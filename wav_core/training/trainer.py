@@ -132,10 +132,7 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
     content = yaml.safe_load((run / RUN_FILE).read_text())
     card = from_dict(ModelCard, content["card"])
     mcfg, norm = card.config, card.normalization
-    ds = WavDataset(str(data_dir), SampleSpec(image_size=tuple(mcfg.image_size), n_history=mcfg.n_history,
-                                               history_stride=mcfg.history_stride, n_future=mcfg.n_future,
-                                               future_stride=mcfg.future_stride, action_horizon=mcfg.action_horizon,
-                                               cameras=list(mcfg.views)))
+    ds = WavDataset(str(data_dir), SampleSpec.for_model(mcfg))
     _check_dataset(ds, mcfg, data_dir)
     torch.manual_seed(cfg.seed)
     model = WAVModel(mcfg).to(env.device)
