@@ -75,3 +75,11 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
     tensors = load_file(str(directory / "state.safetensors"), device=str(device))
     extra = _join(json.loads((directory / "state.json").read_text()), tensors)
     return model_state, extra
+
+
+def checkpoint_info(directory: str | Path) -> dict[str, Any]:
+    """The plain top-level entries of a checkpoint's `extra` (step, seconds, hardware, ...), read from
+    its JSON part alone, without loading any tensor."""
+    meta = json.loads((Path(directory) / "state.json").read_text())
+    pairs = meta.get("__dict__", []) if isinstance(meta, dict) else []
+    return {k: v for k, v in pairs if isinstance(k, str) and (v is None or isinstance(v, (bool, int, float, str)))}

@@ -9,8 +9,21 @@ import yaml
 from ..config.loader import from_dict
 from ..model.files import ModelCard, save_model
 from ..model.wav import WAVModel
-from .checkpoint import load_checkpoint
-from .trainer import RUN_FILE, latest_weights
+from .checkpoint import checkpoint_info, load_checkpoint
+from .config import STAGES
+from .trainer import RUN_FILE, latest_weights, stage_dir
+
+
+def _stage_records(run: Path) -> dict[str, dict]:
+    """Steps, wall time and hardware of every trained stage, from the checkpoints' JSON part."""
+    out = {}
+    for stage in STAGES:
+        directory = stage_dir(run, stage)
+        if (directory / "state.json").is_file():
+            extra = checkpoint_info(directory)
+            out[stage] = {"steps": int(extra.get("step", 0)), "seconds": round(float(extra.get("seconds", 0.0)), 1),
+                          "hardware": extra.get("hardware", "unknown")}
+    return out
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path) -> Path:
@@ -27,5 +40,5 @@ def export_run(run_dir: str | Path, out_dir: str | Path) -> Path:
     model = WAVModel(card.config)
     model.load_state_dict(weights)
     card.notes = {"run": str(run.resolve()), "stage": stage, "step": int(extra["step"]),
-                  "data": content.get("data", "")}
+                  "data": content.get("data", ""), "training": _stage_records(run)}
     return save_model(out_dir, model, card)

@@ -121,6 +121,7 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
           resume: bool = False, progress: bool = True, log: Callable[[str], None] = print) -> TrainResult:
     """Train `stages` in order."""
     from ..config.loader import from_dict
+    from ..bench.machine import describe
     from ..data.torch_dataset import SampleSpec, WavDataset
 
     run = Path(run)
@@ -179,6 +180,7 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
             from tqdm import tqdm
             bar = tqdm(total=total, initial=start, desc=f"train {stage}", unit="step", dynamic_ncols=True)
         t0 = time.perf_counter()
+        seconds_before = float(extra.get("seconds", 0.0)) if extra else 0.0
         step = start
         for step, batch in zip(range(start, total), loader):
             batch = _to_device(batch, env.device)
@@ -202,6 +204,9 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
                 save_checkpoint(ck, model.state_dict(), {
                     "stage": stage, "step": done, "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "losses": history[stage],
+                    # Wall time over every session of this stage, and where it ran: the model card's figures.
+                    "seconds": seconds_before + time.perf_counter() - t0,
+                    "hardware": describe(env.device, env.world),
                 })
             if env.world > 1 and (done % cfg.checkpoint_every == 0 or done == total):
                 dist.barrier()

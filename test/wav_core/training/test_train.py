@@ -51,6 +51,11 @@ def test_all_stages_train_and_export(dataset, tmp_path):
         assert torch.equal(policy.model.state_dict()[name], value.cpu()), name
     # The exported card carries the dataset's normalisation and joint names.
     assert policy.card.joints[0] == "left_joint1" and policy.card.notes["stage"] == "action"
+    # ... and how each stage was trained, for the model card.
+    record = policy.card.notes["training"]
+    assert list(record) == ["tokenizer", "world", "value", "action"]
+    assert record["world"]["steps"] == 4 and record["world"]["seconds"] > 0
+    assert record["world"]["hardware"].startswith("CPU: ")
 
 
 def test_resume_repeats_the_uninterrupted_run(dataset, tmp_path):
