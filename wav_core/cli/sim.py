@@ -21,6 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--noise", type=float, default=0.0, help="action-noise std (rad) injected by the expert")
     r.add_argument("--max-duration", type=float, default=45.0, help="episode limit in sim seconds")
     r.add_argument("--instruction", help="instruction to publish instead of the task's own")
+    r.add_argument("--workers", type=int, default=1,
+                   help="episodes recorded in parallel, one process and simulator each (same bags as 1 worker)")
+    r.add_argument("--jpeg", type=int, metavar="QUALITY",
+                   help="write cameras as JPEG sensor_msgs/CompressedImage on <topic>/compressed at this quality "
+                        "(1-100) instead of raw rgb8 Image; `wav data import` reads either")
     r.set_defaults(func=_record)
 
     v = ss.add_parser("view", help="save the three camera views side by side as a PNG")
@@ -60,10 +65,15 @@ def _robot(path: str | None):
 
 def _record(args: argparse.Namespace) -> int:
     os.environ.setdefault("MUJOCO_GL", "egl")
+    if args.workers < 1:
+        raise ValueError(f"--workers: got {args.workers}, expected >= 1")
+    if args.jpeg is not None and not 1 <= args.jpeg <= 100:
+        raise ValueError(f"--jpeg: got {args.jpeg}, expected a JPEG quality 1..100")
     from wav_core.sim.record import record_dataset
 
     summary = record_dataset(args.task, args.episodes, args.seed, Path(args.out), robot=_robot(args.config),
-                             noise=args.noise, max_duration_s=args.max_duration, instruction=args.instruction)
+                             noise=args.noise, max_duration_s=args.max_duration, instruction=args.instruction,
+                             workers=args.workers, jpeg_quality=args.jpeg)
     print(f"wrote {args.episodes} bags to {args.out}; expert success {summary['success_rate']:.1%}")
     return 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from ..config.robot import RobotConfig
 from .actions import CommandSampler
 from .assembler import Observation, ObservationAssembler, seconds_to_ns
 from .bags import IMAGE_TYPES, JOINT_STATE_TYPE, STRING_TYPE, Bag
+from .errors import BagError
 
 
 @dataclass
@@ -37,10 +38,39 @@ def robot_topics(robot: RobotConfig) -> dict[str, str]:
     return topics
 
 
+def recorded_cameras(bag: Bag, robot: RobotConfig) -> RobotConfig:
+    """`robot` with each camera on the topic and message type `bag` actually has it.
+
+    A rig config names the raw camera topics (what the live node subscribes to), while recordings are
+    often made of image_transport's `<topic>/compressed` republication to save disk. So each camera
+    uses its configured topic when the bag has it, else `<topic>/compressed` when that is a
+    CompressedImage topic; either way it is decoded as the type recorded, whatever `msg_type` says.
+    """
+    by_type = {msgtype: kind for kind, msgtype in IMAGE_TYPES.items()}
+    cameras = []
+    for cam in robot.cameras:
+        compressed = f"{cam.topic}/compressed"
+        if cam.topic in bag.topics:
+            topic = cam.topic
+        elif bag.topics.get(compressed) == IMAGE_TYPES["compressed"]:
+            topic = compressed
+        else:
+            have = ", ".join(f"{t} [{m}]" for t, m in sorted(bag.topics.items())) or "none"
+            raise BagError(f"{bag.path}: camera {cam.name}: tried {cam.topic} and {compressed} "
+                           f"[{IMAGE_TYPES['compressed']}]: topic {cam.topic} not in the bag; the bag has: {have}")
+        msgtype = bag.topics[topic]
+        if msgtype not in by_type:
+            raise BagError(f"{bag.path}: camera {cam.name}: topic {topic} has type {msgtype}, "
+                           f"expected one of {sorted(by_type)}")
+        cameras.append(replace(cam, topic=topic, msg_type=by_type[msgtype]))
+    return replace(robot, cameras=cameras)
+
+
 class BagReplay:
     """Iterate to get the kept ticks; drop counters and the instruction fill in as it streams."""
 
     def __init__(self, bag: Bag, robot: RobotConfig, lookahead_s: float = 0.5, use_commands: bool | None = None, progress: bool = False):
+        robot = recorded_cameras(bag, robot)
         bag.require(robot_topics(robot))
         self.bag = bag
         self.robot = robot

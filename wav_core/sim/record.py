@@ -7,7 +7,9 @@ real recordings need.
 
 from __future__ import annotations
 
+import atexit
 import json
+import multiprocessing
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +17,10 @@ from typing import Callable
 
 from wav_core.config.robot import RobotConfig
 
-from .bag import RigBagWriter
+from .bag import RigBagWriter, check_jpeg_quality
 from .env import SimEnv
 from .experts import make_expert
+from .tasks import make_task
 
 
 @dataclass
@@ -46,7 +49,7 @@ class _Schedule:
 
 
 def record_episode(env: SimEnv, seed: int, bag_path: Path, noise: float = 0.0, max_duration_s: float = 45.0,
-                   settle_s: float = 0.5) -> EpisodeResult:
+                   settle_s: float = 0.5, jpeg_quality: int | None = None) -> EpisodeResult:
     """Run the expert from `seed` and write one bag; stops `settle_s` after the script ends or at the limit."""
     robot = env.robot
     env.reset(seed)
@@ -57,7 +60,7 @@ def record_episode(env: SimEnv, seed: int, bag_path: Path, noise: float = 0.0, m
     ticks = _Schedule(robot.tick_hz, half)
     arms = [a.name for a in robot.arms]
     end_time = None
-    with RigBagWriter(bag_path, robot) as bag:
+    with RigBagWriter(bag_path, robot, jpeg_quality) as bag:
         bag.write_instruction(0.0, env.instruction)
         while True:
             t = env.time
@@ -83,44 +86,128 @@ def record_episode(env: SimEnv, seed: int, bag_path: Path, noise: float = 0.0, m
     return EpisodeResult(seed, bool(info["success"]), subgoals, round(env.time, 4), str(bag_path), expert.timeouts)
 
 
+@dataclass
+class _Settings:
+    """What every episode of one `record_dataset` call shares; sent once to each worker process."""
+
+    task: str
+    robot: RobotConfig | None
+    instruction: str | None
+    noise: float
+    max_duration_s: float
+    jpeg_quality: int | None
+
+
+_worker_env: SimEnv | BaseException | None = None
+_worker_settings: _Settings | None = None
+
+
+def _start_worker(settings: _Settings) -> None:
+    """One SimEnv per process, reused for all its episodes (building the scene costs more than a reset).
+
+    A failure is kept and raised by the first job: an exception escaping a pool initializer would make
+    the pool start replacement workers forever instead of reporting it.
+    """
+    global _worker_env, _worker_settings
+    _worker_settings = settings
+    try:
+        _worker_env = SimEnv(settings.task, robot=settings.robot, render=False, instruction=settings.instruction)
+    except Exception as exc:
+        _worker_env = exc
+
+
+def _stop_worker() -> None:
+    global _worker_env, _worker_settings
+    if isinstance(_worker_env, SimEnv):
+        _worker_env.close()
+    _worker_env = _worker_settings = None
+
+
+def _start_pool_worker(settings: _Settings) -> None:
+    """`_start_worker` in a pool process, whose env is closed (renderer released) when the process exits."""
+    _start_worker(settings)
+    atexit.register(_stop_worker)
+
+
+def _record_job(job: tuple[int, int, Path]) -> tuple[int, EpisodeResult, float]:
+    """Episode `index` from `seed` into `bag_path` with this process's env; returns its wall time too."""
+    index, seed, bag_path = job
+    if isinstance(_worker_env, BaseException):
+        raise _worker_env
+    assert _worker_env is not None and _worker_settings is not None, "_start_worker runs first"
+    s = _worker_settings
+    t0 = time.perf_counter()
+    res = record_episode(_worker_env, seed, bag_path, noise=s.noise, max_duration_s=s.max_duration_s,
+                         jpeg_quality=s.jpeg_quality)
+    return index, res, time.perf_counter() - t0
+
+
+def _print_line(line: str) -> None:
+    print(line, flush=True)
+
+
 def record_dataset(task: str, episodes: int, seed: int, out: Path, robot: RobotConfig | None = None,
                    noise: float = 0.0, max_duration_s: float = 45.0, instruction: str | None = None,
-                   progress: Callable[[str], None] = print) -> dict:
-    """Episodes `seed .. seed+episodes-1`, one bag each under `out`, plus `out/summary.json`."""
+                   progress: Callable[[str], None] = _print_line, workers: int = 1,
+                   jpeg_quality: int | None = None) -> dict:
+    """Episodes `seed .. seed+episodes-1`, one bag each under `out`, plus `out/summary.json`.
+
+    Episode i always uses seed `seed+i` and bag `episode_{i:04d}`, so `workers` > 1 (one process and
+    SimEnv each, started with "spawn" so no MuJoCo/EGL state is forked) gives the same bags as a serial
+    run, only sooner; progress lines come in the order episodes finish. `jpeg_quality` writes the
+    cameras as JPEG CompressedImage on `<topic>/compressed` (see `RigBagWriter`).
+    """
     if episodes < 1:
         raise ValueError(f"episodes: got {episodes}, expected >= 1")
     if max_duration_s <= 0:
         raise ValueError(f"max_duration_s: got {max_duration_s}, expected > 0")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: got {workers!r}, expected an integer >= 1")
+    check_jpeg_quality(jpeg_quality)
+    task_instruction = make_task(task).instruction if instruction is None else instruction
     out = Path(out)
+    jobs = [(i, seed + i, out / f"episode_{i:04d}") for i in range(episodes)]
+    for _, _, bag_path in jobs:
+        if bag_path.exists():
+            raise ValueError(f"out: {bag_path} already exists; choose an empty output directory")
     out.mkdir(parents=True, exist_ok=True)
-    env = SimEnv(task, robot=robot, render=False, instruction=instruction)
-    results = []
-    try:
-        for i in range(episodes):
-            s = seed + i
-            bag_path = out / f"episode_{i:04d}"
-            if bag_path.exists():
-                raise ValueError(f"out: {bag_path} already exists; choose an empty output directory")
-            t0 = time.perf_counter()
-            res = record_episode(env, s, bag_path, noise=noise, max_duration_s=max_duration_s)
-            results.append(res)
-            ok = sum(r.expert_success for r in results)
-            progress(f"[{i + 1}/{episodes}] seed {s}: {'success' if res.expert_success else 'FAIL'} "
-                     f"{res.duration_s:.1f}s sim in {time.perf_counter() - t0:.1f}s wall; {ok}/{i + 1} successful")
-    finally:
-        env.close()
+    settings = _Settings(task, robot, instruction, noise, max_duration_s, jpeg_quality)
+    results: dict[int, EpisodeResult] = {}
+
+    def finished(index: int, res: EpisodeResult, wall_s: float) -> None:
+        results[index] = res
+        ok = sum(r.expert_success for r in results.values())
+        progress(f"[{len(results)}/{episodes}] seed {res.seed}: {'success' if res.expert_success else 'FAIL'} "
+                 f"{res.duration_s:.1f}s sim in {wall_s:.1f}s wall; {ok}/{len(results)} successful")
+
+    if workers == 1:
+        _start_worker(settings)
+        try:
+            for job in jobs:
+                finished(*_record_job(job))
+        finally:
+            _stop_worker()
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(min(workers, episodes), initializer=_start_pool_worker, initargs=(settings,)) as pool:
+            for done in pool.imap_unordered(_record_job, jobs):
+                finished(*done)
+            pool.close()
+            pool.join()
+    ordered = [results[i] for i in range(episodes)]
     summary = {
         "task": task,
-        "instruction": env.instruction,
+        "instruction": task_instruction,
         "episodes": episodes,
-        "seeds": [r.seed for r in results],
+        "seeds": [r.seed for r in ordered],
         "noise": noise,
         "max_duration_s": max_duration_s,
-        "success_rate": sum(r.expert_success for r in results) / len(results),
+        "jpeg_quality": jpeg_quality,
+        "success_rate": sum(r.expert_success for r in ordered) / len(ordered),
         "per_episode": [
             {"seed": r.seed, "bag": Path(r.bag).name, "expert_success": r.expert_success, "subgoals": r.subgoals,
              "duration_s": r.duration_s, "phase_timeouts": r.timeouts}
-            for r in results
+            for r in ordered
         ],
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
