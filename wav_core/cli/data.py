@@ -14,6 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--config", required=True, help="rig YAML (its robot: section; optional data: section)")
     imp.add_argument("--out", required=True, help="dataset directory to create")
     imp.add_argument("--overwrite", action="store_true", help="replace an existing dataset (only once the new one is complete)")
+    imp.add_argument("--workers", type=int, default=1, help="bags imported at once, one process each")
     imp.add_argument("--no-progress", action="store_true")
     imp.set_defaults(func=_import)
 
@@ -49,7 +50,8 @@ def _import(args: argparse.Namespace) -> int:
 
     robot = load(RobotConfig, args.config, section="robot")
     cfg = load_data_config(args.config)
-    summary = import_bags(args.bags, robot, args.out, cfg, overwrite=args.overwrite, progress=not args.no_progress)
+    summary = import_bags(args.bags, robot, args.out, cfg, overwrite=args.overwrite, progress=not args.no_progress,
+                           workers=args.workers)
     print(summary.format())
     return 0
 

@@ -141,11 +141,21 @@ class DatasetBuilder:
 
     def commit(self, rec: EpisodeRecorder, success: bool, dropped: dict[str, int] | Counter, actions: np.ndarray | None = None) -> dict[str, Any]:
         entry = rec.finish(success, dict(dropped), actions)
+        self._open = None
+        return self.adopt(entry, {key: getattr(rec, key) for key in self._arrays})
+
+    def episode_path(self, index: int) -> Path:
+        """Where episode `index` is written, for recorders in other processes (see `adopt`)."""
+        assert self._tmp is not None, "use DatasetBuilder as a context manager"
+        return self._tmp / episode_filename(index)
+
+    def adopt(self, entry: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Take in the next episode, finished at `episode_path(len(entries))` by any recorder;
+        `arrays`: its state, action and value arrays for the dataset statistics."""
         entry["file"] = episode_filename(len(self.entries))
         self.entries.append(entry)
         for key in self._arrays:
-            self._arrays[key].append(getattr(rec, key))
-        self._open = None
+            self._arrays[key].append(arrays[key])
         return entry
 
     def __exit__(self, exc_type, exc, tb) -> None:

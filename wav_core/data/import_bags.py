@@ -9,6 +9,7 @@ tick repeats its own state). Episode success comes from `summary.json` beside th
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,30 +64,74 @@ def feedback_actions(states: np.ndarray) -> np.ndarray:
     return np.concatenate([states[1:], states[-1:]], axis=0)
 
 
-def import_bags(bags: list[str | Path], robot: RobotConfig, out: str | Path, cfg: DataConfig | None = None, overwrite: bool = False, progress: bool = False) -> ImportSummary:
-    """Import bags (or folders of bags) into a new dataset at `out`; all-or-nothing."""
+@dataclass
+class _Job:
+    index: int
+    bag: Path
+    success: bool | None
+    episode_path: Path
+    robot: RobotConfig
+    cfg: DataConfig
+
+
+def _import_episode(job: _Job) -> tuple[dict[str, Any], dict[str, np.ndarray], Counter, Counter]:
+    """One bag into its episode file: (entry, state/action/value arrays, dropped ticks, skipped messages).
+    Runs in the importing process or in a worker; either way the file is complete when it returns."""
+    cams = [c.name for c in job.robot.cameras]
+    with open_bag(job.bag, job.cfg.typestore) as bag:
+        rec = EpisodeRecorder(job.episode_path, cams, job.cfg, str(job.bag), job.robot.instruction)
+        try:
+            replay = import_bag(bag, job.robot, rec, job.cfg)
+            actions = feedback_actions(np.stack(rec.states)) if replay.action_source == "feedback" else None
+            entry = rec.finish(True if job.success is None else job.success, dict(replay.dropped_ticks), actions)
+        except BaseException:
+            rec.abort()
+            raise
+    entry["action_source"] = replay.action_source
+    entry["success_source"] = "assumed" if job.success is None else "summary.json"
+    entry["start_ns"] = rec.start_ns
+    arrays = {"state": rec.state, "action": rec.action, "value": rec.value}
+    return entry, arrays, Counter(replay.dropped_ticks), Counter(replay.dropped_messages)
+
+
+def import_bags(bags: list[str | Path], robot: RobotConfig, out: str | Path, cfg: DataConfig | None = None,
+                overwrite: bool = False, progress: bool = False, workers: int = 1) -> ImportSummary:
+    """Import bags (or folders of bags) into a new dataset at `out`; all-or-nothing.
+
+    `workers` > 1 imports that many bags at once, one process each (decoding, resizing and JPEG
+    encoding are CPU-bound); episode order and content are the same as with one worker."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: got {workers!r}, expected an integer >= 1")
     cfg = cfg or DataConfig()
     paths = find_bags(list(bags))
     successes = [episode_success(p) for p in paths]
     summary = ImportSummary(Path(out))
     cameras = [{"name": c.name, "height": c.height, "width": c.width, "topic": c.topic} for c in robot.cameras]
-    iterator: Any = paths
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(paths, desc="bags", unit="bag")
     with DatasetBuilder(out, cameras, robot.joint_names, robot.tick_hz, cfg, overwrite, {"source_kind": "rosbag2"}) as builder:
-        for path, success in zip(iterator, successes):
-            with open_bag(path, cfg.typestore) as bag:
-                rec = builder.episode(str(path), robot.instruction)
-                replay = import_bag(bag, robot, rec, cfg, progress)
-                actions = feedback_actions(np.stack(rec.states)) if replay.action_source == "feedback" else None
-                dropped, skipped = replay.dropped_ticks, replay.dropped_messages
-                entry = builder.commit(rec, True if success is None else success, dropped, actions)
-                entry["action_source"] = replay.action_source
-                entry["success_source"] = "assumed" if success is None else "summary.json"
-                entry["start_ns"] = rec.start_ns
-            summary.episodes.append(entry)
-            summary.dropped_ticks.update(dropped)
-            summary.dropped_messages.update(skipped)
+        jobs = [_Job(i, Path(p), ok, builder.episode_path(i), robot, cfg) for i, (p, ok) in enumerate(zip(paths, successes))]
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(jobs), desc="bags", unit="bag")
+        if workers == 1 or len(jobs) == 1:
+            results = map(_import_episode, jobs)
+            pool = None
+        else:
+            pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)))
+            results = pool.imap(_import_episode, jobs)  # in episode order, whatever order they finish in
+        try:
+            for entry, arrays, dropped, skipped in results:
+                builder.adopt(entry, arrays)
+                summary.episodes.append(entry)
+                summary.dropped_ticks.update(dropped)
+                summary.dropped_messages.update(skipped)
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+            if bar is not None:
+                bar.close()
     return summary

@@ -225,3 +225,28 @@ def test_compressed_cameras_with_a_corrupt_jpeg(tmp_path, make_robot):
     assert set(summary.dropped_ticks) == {"bad_message:/camera_r/color/compressed"}
     assert summary.dropped_ticks["bad_message:/camera_r/color/compressed"] in (1, 2)
     assert summary.ticks + sum(summary.dropped_ticks.values()) >= 18
+
+
+def test_parallel_import_writes_the_same_dataset(tmp_path, make_robot):
+    """--workers imports bags in separate processes; episodes keep the bag order and their content."""
+    robot = make_robot()
+    for i in range(3):
+        write_rig_bag(tmp_path / "bags" / f"ep_{i}", robot, BagSpec(seconds=0.6 + 0.2 * i, instruction=f"task {i}"))
+    import_bags([tmp_path / "bags"], robot, tmp_path / "serial")
+    import_bags([tmp_path / "bags"], robot, tmp_path / "parallel", workers=2)
+    serial, parallel = load_dataset(tmp_path / "serial"), load_dataset(tmp_path / "parallel")
+    assert [e["source"] for e in parallel.meta["episodes"]] == [e["source"] for e in serial.meta["episodes"]]
+    assert [e.instruction for e in parallel.episodes] == ["task 0", "task 1", "task 2"]
+    assert parallel.stats == serial.stats
+    for a, b in zip(serial.episodes, parallel.episodes):
+        with h5py.File(a.path) as fa, h5py.File(b.path) as fb:
+            for key in ("state", "action", "value", "time"):
+                np.testing.assert_array_equal(fa[key][:], fb[key][:])
+            assert [bytes(x) for x in fa["images/cam_high"][:]] == [bytes(x) for x in fb["images/cam_high"][:]]
+    # A failing bag fails the whole import, from a worker as from the importing process.
+    write_rig_bag(tmp_path / "bags" / "ep_3", robot, BagSpec(seconds=0.5, encoding="bayer"))
+    with pytest.raises(DataError, match="ep_3"):
+        import_bags([tmp_path / "bags"], robot, tmp_path / "failed", workers=2)
+    assert_nothing_written(tmp_path, tmp_path / "failed")
+    with pytest.raises(ValueError, match="workers: got 0"):
+        import_bags([tmp_path / "bags"], robot, tmp_path / "x", workers=0)
