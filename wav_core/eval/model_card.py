@@ -1,0 +1,101 @@
+"""MODEL_CARD.md for a model directory, written from the files the recipe produced.
+
+Every figure in the card comes from a file (recording summary, the model's own training record,
+`wav eval` and `wav calibrate` JSON) and every command is the recipe's, so the card cannot drift
+from what was run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..model.files import load_model
+from .report import sweep_table
+
+CARD_FILE = "MODEL_CARD.md"
+
+
+def _read_json(path: str | Path | None, what: str) -> dict | None:
+    if path is None:
+        return None
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what}: {path} does not exist")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what}: {path} is not JSON ({exc})") from None
+
+
+def model_card(model_dir: str | Path, commands: list[str], recordings: dict[str, str | Path] | None = None,
+               eval_json: str | Path | None = None, calibration_json: str | Path | None = None,
+               title: str | None = None) -> str:
+    """The card as markdown. `recordings`: label -> summary.json of `wav sim record`."""
+    model_dir = Path(model_dir)
+    model, card = load_model(model_dir)
+    params = sum(p.numel() for p in model.parameters())
+    weights_mb = (model_dir / "weights.safetensors").stat().st_size / 1e6
+    lines = [f"# {title or model_dir.name}", "",
+             f"WAV policy: {params / 1e6:.1f} M parameters (world module {card.config.world.depth} blocks "
+             f"x {card.config.world.dim}, experts {card.config.expert.dim} wide), "
+             f"{weights_mb:.1f} MB of weights; cameras {', '.join(card.cameras)} at "
+             f"{card.config.image_size[0]}x{card.config.image_size[1]}, {len(card.joints)} joints, "
+             f"{card.config.action_horizon}-step action chunks.", "",
+             f"Instruction: \"{card.instruction}\"", ""]
+    if recordings:
+        lines += ["## Data", ""]
+        for label, path in recordings.items():
+            s = _read_json(path, f"recording summary ({label})")
+            seeds = s["seeds"]
+            lines.append(f"- {label}: {s['episodes']} scripted-expert episodes of `{s['task']}`, seeds "
+                         f"{min(seeds)}-{max(seeds)}, action noise {s['noise']}, expert success "
+                         f"{s['success_rate']:.0%}.")
+        lines.append("")
+    training = card.notes.get("training", {})
+    if training:
+        lines += ["## Training", "", "| stage | steps | wall time | hardware |", "|---|---|---|---|"]
+        total = 0.0
+        for stage, rec in training.items():
+            total += rec["seconds"]
+            lines.append(f"| {stage} | {rec['steps']} | {rec['seconds'] / 60:.1f} min | {rec['hardware']} |")
+        lines += ["", f"Total training time: {total / 60:.1f} min.", ""]
+    ev = _read_json(eval_json, "eval result")
+    if ev is not None:
+        runs = ev.get("sweep", [ev])
+        seeds = runs[0]["seeds"]
+        lines += ["## Closed-loop evaluation", "",
+                  f"`{runs[0]['task']}` in the simulator, {len(seeds)} seeds ({min(seeds)}-{max(seeds)}) not used "
+                  f"for training, M={runs[0]['M']}, N={runs[0]['N']}, S={runs[0]['S']}; the same seeds for every K.",
+                  "", sweep_table(runs), ""]
+        if ev.get("hardware"):
+            lines += [f"Plan latency measured on {ev['hardware']}.", ""]
+        lines += ["Sub-goal rates: " + "; ".join(
+            f"K={r['K']}: " + ", ".join(f"{k} {v:.0%}" for k, v in r["subgoal_rates"].items()) for r in runs), ""]
+    cal = _read_json(calibration_json, "calibration result")
+    if cal is not None:
+        lines += ["## Does the value module rank futures?", ""]
+        c = cal.get("calibration")
+        if c:
+            lines.append(f"- Value calibration on {c['episodes']} held-out demonstrations ({len(c['points'])} ticks, "
+                         f"K={c['K']}): Pearson r {c['pearson_r']:.2f} between predicted and true reward-to-go, "
+                         f"MAE {c['mae']:.3f}.")
+        for r in cal.get("snr_by_outcome", {}).get("runs", []):
+            lines.append(f"- K={r['K']}: median episode SNR {_fmt(r['median_success'])} in successes "
+                         f"({len(r['success'])}) vs {_fmt(r['median_failure'])} in failures ({len(r['failure'])}).")
+        lines += ["", "Plots: `calibration.png` (value calibration, SNR vs outcome) and `eval.png` (success and "
+                  "plan latency vs K).", ""]
+    lines += ["## Reproduce", "", "```bash", *commands, "```", ""]
+    return "\n".join(lines)
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
+def write_model_card(model_dir: str | Path, text: str) -> Path:
+    path = Path(model_dir) / CARD_FILE
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
