@@ -24,7 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="YAML with a robot: section (cameras, rates); default config/sim_drawer.yaml")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--plot", help="with --sweep: PNG of success and latency vs K (default next to --json)")
-    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads (0: torch's default; with --workers > 1: per worker, 0 means 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="episodes run in this many processes, each loading the model and simulator once; "
+                        "plan latencies are then measured on shared cores, use --workers 1 to report them")
     p.add_argument("--backend", default="torch", help="torch, torch-cudagraph, onnxruntime or tensorrt (falls back to torch with a warning)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
@@ -41,31 +45,33 @@ def _sweep_values(spec: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from ..config.loader import load
     from ..config.robot import RobotConfig
-    from ..eval.closed_loop import EvalConfig, evaluate
+    from ..eval.closed_loop import EvalConfig, PolicySource, evaluate_sweep
+    from ..bench.machine import describe
     from ..eval.report import sweep_plot, sweep_table
-    from ..planning import PlannerConfig, WAVPolicy
+    from ..planning import PlannerConfig
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.workers < 1:
+        raise ValueError(f"--workers: got {args.workers}, expected an integer >= 1")
+    if args.threads < 0:
+        raise ValueError(f"--threads: got {args.threads}, expected >= 0 (0: the default)")
+    if not Path(args.model).is_dir():
+        raise FileNotFoundError(f"--model: {args.model} is not a model directory")
     robot = load(RobotConfig, args.config, section="robot") if args.config else None
-    policy = WAVPolicy.load(args.model, device=args.device, backend=args.backend)
+    source = PolicySource(args.model, device=args.device, backend=args.backend)
     cfg = EvalConfig(task=args.task, episodes=args.episodes, seed=args.seed, max_seconds=args.max_seconds,
                      replan_after=args.replan_after, warm_start=args.warm_start > 0)
     ks = _sweep_values(args.sweep) if args.sweep else [args.K]
-    results = []
-    for k in ks:
-        planner = PlannerConfig(K=k, M=args.M, N=args.N, S=args.S, warm_start=args.warm_start)
-        r = evaluate(policy, cfg, planner, robot)
+    planners = [PlannerConfig(K=k, M=args.M, N=args.N, S=args.S, warm_start=args.warm_start) for k in ks]
+    results = evaluate_sweep(source, cfg, planners, robot, workers=args.workers, threads=args.threads or None)
+    for r in results:
         r["warm_start"] = args.warm_start
-        results.append(r)
-        print(f"K={k}: success_rate {r['success_rate']:.3f}  subgoals {r['subgoal_rates']}  "
+        print(f"K={r['K']}: success_rate {r['success_rate']:.3f}  subgoals {r['subgoal_rates']}  "
               f"mean ticks {r['mean_episode_ticks']:.0f}  plan latency median {r['plan_latency_ms']['median']:.1f} ms "
               f"p90 {r['plan_latency_ms']['p90']:.1f} ms")
     out = results[0] if len(results) == 1 else {"sweep": results, "table": sweep_table(results)}
+    out["hardware"] = f"{describe(args.device)}, {args.workers} eval worker{'s' if args.workers > 1 else ''}"
     if len(results) > 1:
         print(sweep_table(results))
         plot = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else "eval_sweep.png")

@@ -2,11 +2,18 @@
 
 Cameras are rendered at the rig's resolution and resized by the shared runtime path, exactly like
 recorded demonstrations, so the policy sees in evaluation what it saw in training.
+
+Episodes are independent and mostly CPU rendering, so `run_episodes` can spread them over worker
+processes. Each worker loads the policy from its model directory and builds its own simulator once;
+only seeds, settings and results cross process boundaries. An episode's result depends only on its
+seed and settings, so a parallel run gives the same episodes as a serial one.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -38,7 +45,25 @@ class EpisodeResult:
     value_total: list[float] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PolicySource:
+    """Where a policy comes from, small enough to send to worker processes, which load it themselves
+    (a model directory plus the arguments of `WAVPolicy.load`)."""
+
+    model_dir: str | Path
+    device: str = "cpu"
+    backend: str = "torch"
+    backend_options: dict = field(default_factory=dict)
+
+    def load(self, planner: PlannerConfig | None = None) -> WAVPolicy:
+        return WAVPolicy.load(self.model_dir, planner, device=self.device, backend=self.backend,
+                              **self.backend_options)
+
+
 def run_episode(policy: WAVPolicy, env, seed: int, cfg: EvalConfig, frames: list | None = None) -> EpisodeResult:
+    """One episode from `env.reset(seed)`; plan draws are seeded from the episode seed and the tick,
+    and the warm-start memory is cleared, so the result does not depend on what ran before."""
+    policy.reset()
     runtime = PolicyRuntime(policy, env.instruction)
     obs = env.reset(seed)
     runtime.observe(obs["images"], obs["state"])
@@ -68,26 +93,142 @@ def run_episode(policy: WAVPolicy, env, seed: int, cfg: EvalConfig, frames: list
     return res
 
 
-def evaluate(policy: WAVPolicy, cfg: EvalConfig, planner: PlannerConfig | None = None,
-             robot: RobotConfig | None = None, progress: bool = True) -> dict:
+def episode_seeds(cfg: EvalConfig) -> list[int]:
+    return [cfg.seed + k for k in range(cfg.episodes)]
+
+
+def _progress_line(planner: PlannerConfig, res: EpisodeResult, done: int, total: int) -> str:
+    median = float(np.median(res.plan_ms)) if res.plan_ms else 0.0
+    return (f"[{done}/{total}] K={planner.K} seed={res.seed} success={res.success} ticks={res.ticks} "
+            f"plan median {median:.1f} ms")
+
+
+def run_episodes(policy: WAVPolicy | PolicySource, cfg: EvalConfig, planners: list[PlannerConfig],
+                 robot: RobotConfig | None = None, workers: int = 1, threads: int | None = None,
+                 progress: bool = True) -> list[list[EpisodeResult]]:
+    """The episodes of every seed of `cfg` under each planner setting: one list per planner, in seed
+    order.
+
+    workers > 1 runs them in that many "spawn" processes fed from one queue of (planner, seed)
+    pairs, which needs `policy` as a PolicySource. threads: torch intra-op threads (each worker's,
+    default 1 with workers > 1 so they do not oversubscribe the cores; serial: unchanged if None).
+    progress: one line on stderr per finished episode. Plan latencies measured with workers > 1 are
+    taken while the workers share the CPU (and GPU), so they are higher than a single planner's.
+    """
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: got {workers!r}, expected an integer >= 1")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads: got {threads!r}, expected an integer >= 1 or None")
+    if not planners:
+        raise ValueError("planners: got an empty list, expected at least one PlannerConfig")
+    if workers > 1 and not isinstance(policy, PolicySource):
+        raise ValueError(f"policy: got a {type(policy).__name__} with workers={workers}, expected a PolicySource "
+                         "(each worker process loads the model from its directory)")
+    for p in planners:
+        p.validate()
+    seeds = episode_seeds(cfg)
+    total = len(planners) * len(seeds)
+    if workers > 1 and threads is None:
+        threads = 1
+    if workers > 1 and total > 1:
+        done = _run_parallel(policy, cfg, planners, robot, seeds, min(workers, total), threads, progress)
+    else:
+        done = _run_serial(policy, cfg, planners, robot, seeds, threads, progress)
+    return [[done[(k, seed)] for seed in seeds] for k in range(len(planners))]
+
+
+def _run_serial(policy, cfg, planners, robot, seeds, threads, progress) -> dict:
+    import torch
+
     from ..sim.env import SimEnv
 
-    if planner is not None:
-        policy.set_planner(planner)
-    seeds = [cfg.seed + k for k in range(cfg.episodes)]
-    episodes = []
-    with SimEnv(cfg.task, robot or RobotConfig()) as env:
-        it = seeds
-        if progress:
-            from tqdm import tqdm
-            it = tqdm(seeds, desc=f"eval {cfg.task} K={policy.planner.cfg.K}", unit="episode")
-        for seed in it:
-            episodes.append(run_episode(policy, env, seed, cfg))
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        if isinstance(policy, PolicySource):
+            policy = policy.load(planners[0])
+        done = {}
+        with SimEnv(cfg.task, robot or RobotConfig()) as env:
+            for k, planner in enumerate(planners):
+                if policy.planner.cfg != planner:
+                    policy.set_planner(planner)
+                for seed in seeds:
+                    done[(k, seed)] = res = run_episode(policy, env, seed, cfg)
+                    if progress:
+                        print(_progress_line(planner, res, len(done), len(planners) * len(seeds)),
+                              file=sys.stderr, flush=True)
+        return done
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run_parallel(source: PolicySource, cfg, planners, robot, seeds, workers, threads, progress) -> dict:
+    import multiprocessing
+
+    from ..model.files import load_card
+
+    load_card(source.model_dir)  # a missing or malformed model directory fails here, not in every worker
+    if source.backend in ("onnxruntime", "tensorrt"):
+        # Build any missing export here, once, instead of in every worker at the same time.
+        policy = source.load(planners[0])
+        for p in planners[1:]:
+            policy.set_planner(p)
+        del policy
+    tasks = [(k, planner, seed) for k, planner in enumerate(planners) for seed in seeds]
+    ctx = multiprocessing.get_context("spawn")
+    done = {}
+    with ctx.Pool(workers, initializer=_worker_init, initargs=(source, cfg, robot, planners[0], threads)) as pool:
+        for k, res in pool.imap_unordered(_worker_episode, tasks, chunksize=1):
+            done[(k, res.seed)] = res
+            if progress:
+                print(_progress_line(planners[k], res, len(done), len(tasks)), file=sys.stderr, flush=True)
+        pool.close()
+        pool.join()
+    return done
+
+
+_WORKER: dict = {}
+"""A worker process's policy, simulator and settings (or the error that prevented building them)."""
+
+
+def _worker_init(source: PolicySource, cfg: EvalConfig, robot: RobotConfig | None, planner: PlannerConfig,
+                 threads: int) -> None:
+    # An exception here would make the pool restart the worker forever; it is raised with the first
+    # episode instead, which ends the run with the real error.
+    try:
+        import atexit
+
+        import torch
+
+        from ..sim.env import SimEnv
+
+        torch.set_num_threads(threads)
+        policy = source.load(planner)
+        env = SimEnv(cfg.task, robot or RobotConfig())
+        atexit.register(env.close)
+        _WORKER.update(policy=policy, env=env, cfg=cfg, planner=planner)
+    except Exception as exc:
+        _WORKER["error"] = exc
+
+
+def _worker_episode(task: tuple[int, PlannerConfig, int]) -> tuple[int, EpisodeResult]:
+    if "error" in _WORKER:
+        raise _WORKER["error"]
+    k, planner, seed = task
+    if planner != _WORKER["planner"]:
+        _WORKER["policy"].set_planner(planner)
+        _WORKER["planner"] = planner
+    return k, run_episode(_WORKER["policy"], _WORKER["env"], seed, _WORKER["cfg"])
+
+
+def summarize(episodes: list[EpisodeResult], cfg: EvalConfig, planner: PlannerConfig) -> dict:
+    """The aggregate metrics of one planner setting's episodes (the JSON `wav eval` writes)."""
     plan_ms = np.concatenate([e.plan_ms for e in episodes]) if episodes else np.zeros(0)
     subgoal_names = sorted({k for e in episodes for k in e.subgoals})
-    pc = policy.planner.cfg
     return {
-        "task": cfg.task, "K": pc.K, "M": pc.M, "N": pc.N, "S": pc.S, "seeds": seeds,
+        "task": cfg.task, "K": planner.K, "M": planner.M, "N": planner.N, "S": planner.S,
+        "seeds": [e.seed for e in episodes],
         "success_rate": float(np.mean([e.success for e in episodes])) if episodes else 0.0,
         "subgoal_rates": {k: float(np.mean([e.subgoals.get(k, False) for e in episodes])) for k in subgoal_names},
         "mean_episode_ticks": float(np.mean([e.ticks for e in episodes])) if episodes else 0.0,
@@ -97,3 +238,27 @@ def evaluate(policy: WAVPolicy, cfg: EvalConfig, planner: PlannerConfig | None =
                       "mean_snr": float(np.mean(e.snr)) if e.snr else 0.0,
                       "plans": len(e.plan_ms)} for e in episodes],
     }
+
+
+def _planner_or_default(policy: WAVPolicy | PolicySource, planner: PlannerConfig | None) -> PlannerConfig:
+    if planner is not None:
+        return planner
+    return policy.planner.cfg if isinstance(policy, WAVPolicy) else PlannerConfig()
+
+
+def evaluate_sweep(policy: WAVPolicy | PolicySource, cfg: EvalConfig, planners: list[PlannerConfig],
+                   robot: RobotConfig | None = None, progress: bool = True, workers: int = 1,
+                   threads: int | None = None) -> list[dict]:
+    """`summarize` of each planner setting over the same seeds; with workers > 1 all (planner, seed)
+    pairs share one pool so no worker idles between settings. See `run_episodes`."""
+    runs = run_episodes(policy, cfg, planners, robot, workers, threads, progress)
+    return [summarize(eps, cfg, p) for eps, p in zip(runs, planners)]
+
+
+def evaluate(policy: WAVPolicy | PolicySource, cfg: EvalConfig, planner: PlannerConfig | None = None,
+             robot: RobotConfig | None = None, progress: bool = True, workers: int = 1,
+             threads: int | None = None) -> dict:
+    """`summarize` of the episodes of every seed of `cfg` (planner None: the policy's own settings).
+    A WAVPolicy is switched to `planner`; with workers > 1 pass a PolicySource (see `run_episodes`)."""
+    planner = _planner_or_default(policy, planner)
+    return evaluate_sweep(policy, cfg, [planner], robot, progress, workers, threads)[0]
