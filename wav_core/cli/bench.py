@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 
 BACKEND_CHOICES = ("torch", "torch-cudagraph", "onnxruntime", "tensorrt")
 
@@ -48,6 +47,7 @@ def _backend_options(args) -> dict:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from ..bench.machine import describe
     from ..bench.planner import bench_k_sweep, bench_planner
     from ..planning import PlannerConfig, WAVPolicy, random_policy
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     res = bench_planner(policy, cfg, args.repeats, args.warmup, naive=not args.no_naive,
                         backend=args.backend, backend_options=opts)
     res["model"] = args.model or f"preset:{args.preset or 'tiny'}"
-    res["machine"] = f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} threads".strip()
+    res["machine"] = f"{describe(args.device)}, {torch.get_num_threads()} torch threads"
     b = res["batched"]
     print(f"model {res['model']}  K={cfg.K} M={cfg.M} N={cfg.N} S={cfg.S}  torch threads {res['threads']}  "
           f"device {args.device}")

@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a `wav sim record` summary.json and what it was used for (repeatable)")
     p.add_argument("--eval", dest="eval_json", help="JSON of `wav eval --json` (a --sweep)")
     p.add_argument("--calibration", help="calibration.json of `wav calibrate`")
+    p.add_argument("--bench", help="JSON of `wav bench --model DIR --json` (plan latency of one planner)")
     p.add_argument("--title")
     p.set_defaults(func=run)
 
@@ -31,6 +32,6 @@ def run(args: argparse.Namespace) -> int:
     if not commands.is_file():
         raise FileNotFoundError(f"--commands: {commands} does not exist")
     text = model_card(args.model, commands.read_text().strip().splitlines(), recordings, args.eval_json,
-                      args.calibration, args.title)
+                      args.calibration, args.title, args.bench)
     print(f"wrote {write_model_card(args.model, text)}")
     return 0

@@ -30,7 +30,7 @@ def _read_json(path: str | Path | None, what: str) -> dict | None:
 
 def model_card(model_dir: str | Path, commands: list[str], recordings: dict[str, str | Path] | None = None,
                eval_json: str | Path | None = None, calibration_json: str | Path | None = None,
-               title: str | None = None) -> str:
+               title: str | None = None, bench_json: str | Path | None = None) -> str:
     """The card as markdown. `recordings`: label -> summary.json of `wav sim record`."""
     model_dir = Path(model_dir)
     model, card = load_model(model_dir)
@@ -69,9 +69,22 @@ def model_card(model_dir: str | Path, commands: list[str], recordings: dict[str,
                   f"for training, M={runs[0]['M']}, N={runs[0]['N']}, S={runs[0]['S']}; the same seeds for every K.",
                   "", sweep_table(runs), ""]
         if ev.get("hardware"):
-            lines += [f"Plan latency measured on {ev['hardware']}.", ""]
+            lines += [f"Ran on {ev['hardware']}; with several workers the latencies above come from shared "
+                      "cores, see the next section for one planner alone.", ""]
         lines += ["Sub-goal rates: " + "; ".join(
             f"K={r['K']}: " + ", ".join(f"{k} {v:.0%}" for k, v in r["subgoal_rates"].items()) for r in runs), ""]
+    bench = _read_json(bench_json, "bench result")
+    if bench is not None:
+        b = bench["batched"]
+        lines += ["## Plan latency", "",
+                  f"`wav bench --model` (K={bench['K']}, M={bench['M']}, N={bench['N']}, S={bench['S']}) on "
+                  f"{bench.get('machine', 'unknown hardware')}: eager torch median {b['median_ms']:.1f} ms, "
+                  f"p90 {b['p90_ms']:.1f} ms."]
+        r = bench.get("backend")
+        if r:
+            lines.append(f"`{r['used']}`: median {r['median_ms']:.1f} ms, p90 {r['p90_ms']:.1f} ms "
+                         f"({r['ratio_to_eager']:.2f}x eager, max relative action difference {r['max_rel_diff_actions']:.1e}).")
+        lines.append("")
     cal = _read_json(calibration_json, "calibration result")
     if cal is not None:
         lines += ["## Does the value module rank futures?", ""]

@@ -25,15 +25,22 @@ def test_card_lists_data_training_ablation_calibration_and_commands(tmp_path, ca
         {"calibration": {"episodes": 20, "points": [{}] * 400, "K": 0, "pearson_r": 0.91, "mae": 0.05},
          "snr_by_outcome": {"runs": [{"K": 3, "success": [2.0], "failure": [1.0, 0.5],
                                       "median_success": 2.0, "median_failure": 0.75}]}}))
+    (tmp_path / "bench.json").write_text(json.dumps(
+        {"K": 3, "M": 8, "N": 4, "S": 10, "machine": "1x NVIDIA H100 (16 CPUs), 1 torch threads",
+         "batched": {"median_ms": 41.0, "p90_ms": 43.5},
+         "backend": {"used": "torch-cudagraph", "median_ms": 9.0, "p90_ms": 9.2, "ratio_to_eager": 4.56,
+                     "max_rel_diff_actions": 2e-5}}))
     (tmp_path / "commands.txt").write_text("wav sim record --episodes 200\nwav train --config config/train_sim.yaml\n")
     assert main(["card", "--model", str(model), "--commands", str(tmp_path / "commands.txt"),
                  "--record", f"training demonstrations={tmp_path / 'summary.json'}",
-                 "--eval", str(tmp_path / "eval.json"), "--calibration", str(tmp_path / "calibration.json")]) == 0
+                 "--eval", str(tmp_path / "eval.json"), "--calibration", str(tmp_path / "calibration.json"), "--bench", str(tmp_path / "bench.json")]) == 0
     card = (model / "MODEL_CARD.md").read_text()
     assert "training demonstrations: 200 scripted-expert episodes of `drawer`, seeds 0-199" in card
     assert "| world | 6000 | 14.0 min | 1x NVIDIA H100 (16 CPUs) |" in card
     assert "50 seeds (1000-1049) not used for training" in card
     assert "| 3 | 0.84 | 65.0 | 70.0 | 410 |" in card
+    assert "on 1x NVIDIA H100 (16 CPUs), 1 torch threads: eager torch median 41.0 ms" in card
+    assert "`torch-cudagraph`: median 9.0 ms, p90 9.2 ms (4.56x eager" in card
     assert "Pearson r 0.91" in card and "median episode SNR 2.00 in successes (1) vs 0.75 in failures (2)" in card
     assert card.rstrip().endswith("wav train --config config/train_sim.yaml\n```")
     load_model(model)  # the card sits beside the model files without disturbing them
