@@ -156,3 +156,21 @@ def test_step_wise_graphs_plan_like_the_unrolled_ones(tmp_path, observation):
     assert graphs["value_step_b4"]["inputs"]["t"][0] == [4]
     assert rel(policy.plan(images, state, seed=5).actions, eager.actions) < 1e-4
     assert "solve 'step', expected 'unrolled'" in stale_reason(tmp_path / "step", policy.model, cfg, 17)
+
+
+def _cuda_provider() -> bool:
+    import onnxruntime as ort
+
+    return torch.cuda.is_available() and "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+@pytest.mark.skipif(not _cuda_provider(), reason="needs CUDA and onnxruntime's CUDA execution provider")
+def test_onnxruntime_on_the_gpu_matches_eager_on_the_gpu(tmp_path, observation):
+    """The fused-attention graphs on the CUDA execution provider, inputs and outputs bound in GPU memory."""
+    images, state = observation
+    policy = random_policy("tiny", CFG, device="cuda")
+    eager = [policy.plan(images, state, seed=s) for s in (0, 1)]
+    policy.set_backend("onnxruntime", onnx_dir=tmp_path / "onnx")
+    assert policy.backend.name == "onnxruntime" and policy.backend.providers[0] == "CUDAExecutionProvider"
+    for seed, ref in zip((0, 1), eager):
+        assert rel(policy.plan(images, state, seed=seed).actions, ref.actions) < 1e-4
