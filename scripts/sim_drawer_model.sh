@@ -7,6 +7,7 @@
 # stopped (training resumes exactly from its last checkpoint). Sizes from the environment:
 #   EPISODES=200 HELDOUT=20 EVAL_EPISODES=50 SWEEP=K=0,1,3,5 WORKERS=<cpus> GPUS=<nvidia-smi count>
 #   DEVICE=cuda|cpu OUT=out/sim_drawer MODEL=models/sim_drawer TRAIN_CONFIG=config/train_sim.yaml
+#   IMAGE_SIZE=64x64
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,7 @@ DEVICE=${DEVICE:-$([ "${GPUS:-0}" -gt 0 ] && echo cuda || echo cpu)}
 OUT=${OUT:-out/sim_drawer}
 MODEL=${MODEL:-models/sim_drawer}
 TRAIN_CONFIG=${TRAIN_CONFIG:-config/train_sim.yaml}
+IMAGE_SIZE=${IMAGE_SIZE:-64x64}  # the model's image size (sim preset)
 RIG=config/sim_drawer.yaml
 # Training seeds 0.., held-out demonstrations 5000.., closed-loop evaluation 1000..: disjoint.
 TRAIN_SEED=0 HELDOUT_SEED=5000 EVAL_SEED=1000
@@ -42,6 +44,8 @@ step() {
 step "$OUT/bags/summary.json" wav sim record --task drawer --episodes "$EPISODES" --seed "$TRAIN_SEED" \
   --workers "$WORKERS" --jpeg 90 --config "$RIG" --out "$OUT/bags"
 step "$OUT/dataset/meta.json" wav data import --bags "$OUT/bags" --config "$RIG" --out "$OUT/dataset" --workers "$WORKERS" --no-progress
+step "$OUT/dataset/cache/frames_$IMAGE_SIZE.npy" wav data cache "$OUT/dataset" --size "$IMAGE_SIZE" \
+  --workers "$WORKERS" --no-progress
 step "$OUT/heldout_bags/summary.json" wav sim record --task drawer --episodes "$HELDOUT" --seed "$HELDOUT_SEED" \
   --workers "$WORKERS" --jpeg 90 --config "$RIG" --out "$OUT/heldout_bags"
 step "$OUT/heldout/meta.json" wav data import --bags "$OUT/heldout_bags" --config "$RIG" --out "$OUT/heldout" --workers "$WORKERS" --no-progress

@@ -1,4 +1,4 @@
-"""`wav data import | import-hdf5 | info | bench`: build and inspect training datasets."""
+"""`wav data import | import-hdf5 | cache | info | bench`: build and inspect training datasets."""
 
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     h5.add_argument("--no-progress", action="store_true")
     h5.set_defaults(func=_import_hdf5)
 
+    cache = sub.add_parser("cache", help="decode and resize every frame once for fast training at one resolution")
+    cache.add_argument("dataset")
+    cache.add_argument("--size", required=True, metavar="HxW", help="the model's image size, e.g. 64x64 (sim preset)")
+    cache.add_argument("--workers", type=int, default=1, help="episodes processed at once, one process each")
+    cache.add_argument("--no-progress", action="store_true")
+    cache.set_defaults(func=_cache)
+
     info = sub.add_parser("info", help="summarise a dataset")
     info.add_argument("dataset")
     info.set_defaults(func=_info)
@@ -53,6 +60,17 @@ def _import(args: argparse.Namespace) -> int:
     summary = import_bags(args.bags, robot, args.out, cfg, overwrite=args.overwrite, progress=not args.no_progress,
                            workers=args.workers)
     print(summary.format())
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from ..data.frame_cache import build_frame_cache
+
+    h, sep, w = args.size.lower().partition("x")
+    if not sep or not h.isdigit() or not w.isdigit():
+        raise ValueError(f"--size: got {args.size!r}, expected HEIGHTxWIDTH such as 64x64")
+    path = build_frame_cache(args.dataset, (int(h), int(w)), args.workers, progress=not args.no_progress)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); training at {h}x{w} reads frames from it")
     return 0
 
 

@@ -23,6 +23,7 @@ from ..config.loader import ConfigError
 from .dataset import Dataset as DatasetIndex
 from .dataset import decode_frame, load_dataset
 from .errors import DatasetError
+from .frame_cache import open_frame_cache
 from .resize import model_frame
 
 
@@ -66,6 +67,8 @@ class WavDataset(torch.utils.data.Dataset):
             raise DatasetError(f"{dataset_dir}: cameras {unknown} not in the dataset (has {self.data.cameras})")
         self.cameras = list(cams)
         self.index = [(e.index, t) for e in self.data.episodes for t in range(e.ticks)]
+        self.frame_cache = open_frame_cache(dataset_dir, self.data, self.spec.image_size)
+        """Frames already resized to the model resolution (`wav data cache`), when built."""
         self._files: dict[int, h5py.File] = {}
         self._pid = os.getpid()
 
@@ -90,7 +93,10 @@ class WavDataset(torch.utils.data.Dataset):
         for t in ticks:
             key = (cam, t)
             if key not in cache:
-                img = decode_frame(f[f"images/{cam}"][t], f"{self.data.episodes[episode].path}:/images/{cam}[{t}]")
+                if self.frame_cache is not None:
+                    img = self.frame_cache.frame(episode, cam, t)
+                else:
+                    img = decode_frame(f[f"images/{cam}"][t], f"{self.data.episodes[episode].path}:/images/{cam}[{t}]")
                 cache[key] = torch.from_numpy(model_frame(img, self.spec.image_size))
             out.append(cache[key])
         return torch.stack(out)
