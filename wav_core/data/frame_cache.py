@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from ..parallel import job_results
 from .dataset import META, Dataset, decode_frame, load_dataset
 from .errors import DatasetError
 from .resize import resize_image
@@ -52,8 +52,6 @@ def build_frame_cache(dataset_dir: str | Path, size: tuple[int, int], workers: i
                       progress: bool = False) -> Path:
     """Write the cache for `size` = (h, w) (replacing an existing one); returns the frames file.
     `workers` > 1 fills episodes in parallel processes."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers: got {workers!r}, expected an integer >= 1")
     h, w = int(size[0]), int(size[1])
     if h < 1 or w < 1:
         raise ValueError(f"size: got {list(size)}, expected a positive (height, width)")
@@ -72,22 +70,14 @@ def build_frame_cache(dataset_dir: str | Path, size: tuple[int, int], workers: i
             from tqdm import tqdm
 
             bar = tqdm(total=len(jobs), desc=f"frame cache {h}x{w}", unit="episode")
-        if workers == 1 or len(jobs) == 1:
-            done = map(_fill_episode, jobs)
-            pool = None
-        else:
-            pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)))
-            done = pool.imap_unordered(_fill_episode, jobs)
-        try:
-            for _ in done:
+        with job_results(_fill_episode, jobs, workers, ordered=False) as done:
+            try:
+                for _ in done:
+                    if bar is not None:
+                        bar.update(1)
+            finally:
                 if bar is not None:
-                    bar.update(1)
-        finally:
-            if pool is not None:
-                pool.terminate()
-                pool.join()
-            if bar is not None:
-                bar.close()
+                    bar.close()
         os.replace(tmp, frames_path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -9,7 +9,6 @@ tick repeats its own state). Episode success comes from `summary.json` beside th
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..config.robot import RobotConfig
+from ..parallel import job_results
 from .bags import Bag, episode_success, find_bags, open_bag
 from .builder import DatasetBuilder, EpisodeRecorder
 from .config import DataConfig
@@ -101,7 +101,7 @@ def import_bags(bags: list[str | Path], robot: RobotConfig, out: str | Path, cfg
     `workers` > 1 imports that many bags at once, one process each (decoding, resizing and JPEG
     encoding are CPU-bound); episode order and content are the same as with one worker."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers: got {workers!r}, expected an integer >= 1")
+        raise ValueError(f"workers: got {workers!r}, expected an integer >= 1")  # before any bag is read
     cfg = cfg or DataConfig()
     paths = find_bags(list(bags))
     successes = [episode_success(p) for p in paths]
@@ -114,24 +114,17 @@ def import_bags(bags: list[str | Path], robot: RobotConfig, out: str | Path, cfg
             from tqdm import tqdm
 
             bar = tqdm(total=len(jobs), desc="bags", unit="bag")
-        if workers == 1 or len(jobs) == 1:
-            results = map(_import_episode, jobs)
-            pool = None
-        else:
-            pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)))
-            results = pool.imap(_import_episode, jobs)  # in episode order, whatever order they finish in
-        try:
-            for entry, arrays, dropped, skipped in results:
-                builder.adopt(entry, arrays)
-                summary.episodes.append(entry)
-                summary.dropped_ticks.update(dropped)
-                summary.dropped_messages.update(skipped)
+        # In episode order, whatever order they finish in.
+        with job_results(_import_episode, jobs, workers) as results:
+            try:
+                for entry, arrays, dropped, skipped in results:
+                    builder.adopt(entry, arrays)
+                    summary.episodes.append(entry)
+                    summary.dropped_ticks.update(dropped)
+                    summary.dropped_messages.update(skipped)
+                    if bar is not None:
+                        bar.update(1)
+            finally:
                 if bar is not None:
-                    bar.update(1)
-        finally:
-            if pool is not None:
-                pool.terminate()
-                pool.join()
-            if bar is not None:
-                bar.close()
+                    bar.close()
     return summary
