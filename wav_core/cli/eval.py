@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--replan-after", type=int, default=0, help="steps of each chunk executed before replanning (0: all)")
     p.add_argument("--max-seconds", type=float, default=40.0)
     p.add_argument("--warm-start", type=float, default=0.0, help="blend of the previous plan's Gaussians (0: cold)")
-    p.add_argument("--sweep", help="e.g. K=0,1,3,5: run the same seeds for each K")
+    p.add_argument("--sweep", help="K=0,1,3,5: the same seeds for each K; warm=0,0.5: for each warm-start blend at --K")
     p.add_argument("--config", help="YAML with a robot: section (cameras, rates); default config/sim_drawer.yaml")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--plot", help="with --sweep: PNG of success and latency vs K (default next to --json)")
@@ -34,14 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _sweep_values(spec: str) -> list[int]:
+def _sweep_values(spec: str) -> tuple[str, list]:
+    """"K=0,1,3,5" (planning iterations) or "warm=0,0.5" (warm-start blend, at --K)."""
     key, _, vals = spec.partition("=")
-    if key.strip() != "K" or not vals:
-        raise ValueError(f"--sweep: got {spec!r}, expected K=<comma-separated integers> such as K=0,1,3,5")
+    key = key.strip()
+    if key not in ("K", "warm") or not vals:
+        raise ValueError(f"--sweep: got {spec!r}, expected K=<comma-separated integers> such as K=0,1,3,5 "
+                         f"or warm=<comma-separated blends in [0, 1]> such as warm=0,0.5")
     try:
-        return [int(v) for v in vals.split(",")]
+        return key, [int(v) if key == "K" else float(v) for v in vals.split(",")]
     except ValueError:
-        raise ValueError(f"--sweep: got {spec!r}, expected integers after K=") from None
+        raise ValueError(f"--sweep: got {spec!r}, expected {'integers' if key == 'K' else 'numbers'} after {key}=") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,13 +64,13 @@ def run(args: argparse.Namespace) -> int:
     robot = load(RobotConfig, args.config, section="robot") if args.config else None
     source = PolicySource(args.model, device=args.device, backend=args.backend)
     cfg = EvalConfig(task=args.task, episodes=args.episodes, seed=args.seed, max_seconds=args.max_seconds,
-                     replan_after=args.replan_after, warm_start=args.warm_start > 0)
-    ks = _sweep_values(args.sweep) if args.sweep else [args.K]
-    planners = [PlannerConfig(K=k, M=args.M, N=args.N, S=args.S, warm_start=args.warm_start) for k in ks]
+                     replan_after=args.replan_after)
+    key, values = _sweep_values(args.sweep) if args.sweep else ("K", [args.K])
+    planners = [PlannerConfig(K=v if key == "K" else args.K, M=args.M, N=args.N, S=args.S,
+                              warm_start=v if key == "warm" else args.warm_start) for v in values]
     results = evaluate_sweep(source, cfg, planners, robot, workers=args.workers, threads=args.threads or None)
     for r in results:
-        r["warm_start"] = args.warm_start
-        print(f"K={r['K']}: success_rate {r['success_rate']:.3f}  subgoals {r['subgoal_rates']}  "
+        print(f"K={r['K']} warm={r['warm_start']}: success_rate {r['success_rate']:.3f}  subgoals {r['subgoal_rates']}  "
               f"mean ticks {r['mean_episode_ticks']:.0f}  plan latency median {r['plan_latency_ms']['median']:.1f} ms "
               f"p90 {r['plan_latency_ms']['p90']:.1f} ms")
     out = results[0] if len(results) == 1 else {"sweep": results, "table": sweep_table(results)}

@@ -31,7 +31,6 @@ class EvalConfig:
     max_seconds: float = 40.0
     replan_after: int = 0
     """Executed steps of a chunk before replanning (0 = the whole chunk, the paper's setting)."""
-    warm_start: bool = False
 
 
 @dataclass
@@ -75,7 +74,8 @@ def run_episode(policy: WAVPolicy, env, seed: int, cfg: EvalConfig, frames: list
     info: dict = {}
     for tick in range(max_ticks):
         if i >= execute:
-            chunk = runtime.plan(seed=seed * 100_003 + tick, warm=cfg.warm_start)
+            # Warm starts follow the planner's warm_start blend (0: every plan starts cold).
+            chunk = runtime.plan(seed=seed * 100_003 + tick, warm=True)
             res.plan_ms.append(chunk.latency_ms)
             res.snr.append(chunk.plan.snr)
             res.value_total.append(float(chunk.plan.values[0, -1]))
@@ -228,6 +228,7 @@ def summarize(episodes: list[EpisodeResult], cfg: EvalConfig, planner: PlannerCo
     subgoal_names = sorted({k for e in episodes for k in e.subgoals})
     return {
         "task": cfg.task, "K": planner.K, "M": planner.M, "N": planner.N, "S": planner.S,
+        "warm_start": planner.warm_start,
         "seeds": [e.seed for e in episodes],
         "success_rate": float(np.mean([e.success for e in episodes])) if episodes else 0.0,
         "subgoal_rates": {k: float(np.mean([e.subgoals.get(k, False) for e in episodes])) for k in subgoal_names},

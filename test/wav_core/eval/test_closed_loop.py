@@ -63,3 +63,24 @@ def test_workers_need_a_policy_source_and_a_positive_count(model_dir):
 def test_cli_rejects_workers_below_one(model_dir, capsys):
     assert main(["eval", "--model", str(model_dir), "--workers", "0"]) == 2
     assert "--workers: got 0, expected an integer >= 1" in capsys.readouterr().err
+
+
+def test_sweeps_over_k_or_over_the_warm_start_blend(model_dir, tmp_path, capsys):
+    """`--sweep K=...` is the paper's ablation; `--sweep warm=0,0.5` compares cold and warm starts at
+    --K on the same seeds. Both write the JSON, the table and the plot."""
+    import json
+
+    base = ["eval", "--model", str(model_dir), "--episodes", "1", "--seed", "40", "--M", "2", "--N", "2", "--S", "2",
+            "--max-seconds", "1.0", "--threads", "1"]
+    assert main(base + ["--K", "1", "--sweep", "warm=0,0.5", "--json", str(tmp_path / "warm.json")]) == 0
+    warm = json.loads((tmp_path / "warm.json").read_text())
+    assert [(r["K"], r["warm_start"]) for r in warm["sweep"]] == [(1, 0.0), (1, 0.5)]
+    assert "| 1 | 0.5 |" in warm["table"] and (tmp_path / "warm.png").stat().st_size > 5_000
+    # Within an episode a warm start changes every plan after the first.
+    cold_snr, warm_snr = (r["episodes"][0]["mean_snr"] for r in warm["sweep"])
+    assert cold_snr != warm_snr
+    assert main(base + ["--sweep", "K=0,1", "--json", str(tmp_path / "k.json")]) == 0
+    assert [r["K"] for r in json.loads((tmp_path / "k.json").read_text())["sweep"]] == [0, 1]
+    capsys.readouterr()
+    assert main(base + ["--sweep", "M=2,4"]) == 2
+    assert "expected K=<comma-separated integers>" in capsys.readouterr().err

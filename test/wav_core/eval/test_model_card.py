@@ -38,7 +38,7 @@ def test_card_lists_data_training_ablation_calibration_and_commands(tmp_path, ca
     assert "training demonstrations: 200 scripted-expert episodes of `drawer`, seeds 0-199" in card
     assert "| world | 6000 | 14.0 min | 1x NVIDIA H100 (16 CPUs) |" in card
     assert "50 seeds (1000-1049) not used for training" in card
-    assert "| 3 | 0.84 | 65.0 | 70.0 | 410 |" in card
+    assert "| 3 | 0 | 0.84 | 65.0 | 70.0 | 410 |" in card
     assert "on 1x NVIDIA H100 (16 CPUs), 1 torch threads: eager torch median 41.0 ms" in card
     assert "`torch-cudagraph`: median 9.0 ms, p90 9.2 ms (4.56x eager" in card
     assert "Pearson r 0.91" in card and "median episode SNR 2.00 in successes (1) vs 0.75 in failures (2)" in card
