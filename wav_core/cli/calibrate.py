@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--N", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--backend", default="torch",
+                   help="torch, torch-cudagraph, onnxruntime or tensorrt (falls back to torch with a warning)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--out", required=True, help="output directory (calibration.json, calibration.png)")
     p.set_defaults(func=run)
@@ -38,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     result: dict = {"model": str(args.model)}
     calib = snr = None
     if args.data is not None:
-        policy = WAVPolicy.load(args.model, PlannerConfig(K=args.K, M=args.M, N=args.N), device=args.device)
+        policy = WAVPolicy.load(args.model, PlannerConfig(K=args.K, M=args.M, N=args.N), device=args.device,
+                                  backend=args.backend)
         calib = value_calibration(policy, args.data, args.ticks_per_episode, args.seed)
         result["calibration"] = calib
         print(f"value calibration: {len(calib['points'])} ticks of {calib['episodes']} episodes, "

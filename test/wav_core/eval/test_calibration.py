@@ -29,7 +29,7 @@ def test_calibration_pairs_every_sampled_tick_with_its_true_reward_to_go(heldout
                     {"K": 3, "episodes": [{"success": False, "mean_snr": 1.0}]}]}
     (tmp_path / "eval.json").write_text(json.dumps(ev))
     assert main(["calibrate", "--model", str(model), "--data", str(root / "data"), "--eval", str(tmp_path / "eval.json"),
-                 "--ticks-per-episode", "4", "--K", "1", "--M", "2", "--N", "2", "--threads", "1",
+                 "--ticks-per-episode", "4", "--K", "1", "--M", "2", "--N", "2", "--threads", "1", "--backend", "onnxruntime",
                  "--out", str(tmp_path / "out")]) == 0
     result = json.loads((tmp_path / "out" / "calibration.json").read_text())
     points = result["calibration"]["points"]
