@@ -26,6 +26,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
 
 from wav_core.config import RobotConfig, load
+from wav_test_support import wait_for
 from wav_core.data.errors import BagError
 from wav_core.data.synthetic import T0_NS, BagSpec, joint_trajectory, write_rig_bag
 from wav_core.replay.live import LiveConfig
@@ -55,15 +56,6 @@ def bag(tmp_path_factory, robot) -> Path:
 def bag_counts(path: Path) -> dict[str, int]:
     with Reader(path) as reader:
         return {c.topic: c.msgcount for c in reader.connections}
-
-
-def wait_for(predicate, timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return bool(predicate())
 
 
 class Listener(Node):
@@ -109,7 +101,7 @@ def test_player_publishes_every_message_in_order_at_the_recorded_pace(ros_contex
     with spinning(ros_context, player, listener):
         player.start()
         assert player.wait(WAIT) and player.error is None
-        assert wait_for(lambda: listener.count() == sum(counts.values()))
+        assert wait_for(lambda: listener.count() == sum(counts.values()), timeout=WAIT)
     assert dict(player.published) == counts
     assert {t: len(v) for t, v in listener.got.items()} == counts
     assert isinstance(listener.got["/camera_h/color/image_raw"][0][1], Image)
@@ -136,7 +128,7 @@ def test_topic_selection_and_clock_in_bag_time(ros_context, bag):
     with spinning(ros_context, player, listener):
         player.start()
         assert player.wait(WAIT) and player.error is None
-        assert wait_for(lambda: len(listener.got[LEFT]) == 200)
+        assert wait_for(lambda: len(listener.got[LEFT]) == 200, timeout=WAIT)
         time.sleep(0.2)
     assert not listener.got["/right/joint_states_single"]
     clock = [m.clock.sec * 1_000_000_000 + m.clock.nanosec for _, m in listener.got["/clock"]]
@@ -203,7 +195,7 @@ def test_live_replay_drives_the_policy_node_and_records_its_commands(ros_context
     enabled = threading.Event()
 
     def enable_when_observing() -> None:
-        if wait_for(lambda: node.latest_state is not None) and node.enable(True)[0]:
+        if wait_for(lambda: node.latest_state is not None, timeout=WAIT) and node.enable(True)[0]:
             enabled.set()
 
     out = tmp_path / "policy_run"
@@ -246,7 +238,7 @@ def test_loop_starts_over_until_stopped(ros_context, bag):
     player = BagPlayer(LiveConfig(bag=str(bag), rate=20.0, loop=True, topics=[LEFT]), context=ros_context)
     try:
         player.start()
-        assert wait_for(lambda: player.loops >= 2)
+        assert wait_for(lambda: player.loops >= 2, timeout=WAIT)
         player.stop()
         assert player.finished.is_set() and player.error is None
         assert player.published[LEFT] >= 2 * 200

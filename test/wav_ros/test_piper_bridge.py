@@ -28,6 +28,7 @@ from wav_core.config import ConfigError, load
 from wav_core.config.driver import DriverArmConfig, DriverConfig
 from wav_core.robot.piper import ARM_JOINT_NAMES, HOME, JOINT_UPPER, GRIPPER_MAX_M
 from wav_core.robot.virtual_arm import VirtualPiperArm
+from wav_test_support import wait_for
 from wav_ros.piper_arm import ArmEnableError
 from wav_ros.piper_bridge import make_piper_bridge
 
@@ -57,15 +58,6 @@ def make_config(fresh_ports: bool = False, **overrides) -> DriverConfig:
                 reconnect_initial_s=0.1, reconnect_max_s=0.5, diagnostics_hz=10.0)
     base.update(overrides)
     return DriverConfig(**base)
-
-
-def wait_for(predicate, timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return bool(predicate())
 
 
 @dataclass

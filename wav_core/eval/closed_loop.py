@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config.robot import RobotConfig
+from ..parallel import job_results
 from ..planning.config import PlannerConfig
 from ..planning.policy import WAVPolicy
 from ..runtime.policy_runtime import PolicyRuntime
@@ -164,8 +165,6 @@ def _run_serial(policy, cfg, planners, robot, seeds, threads, progress) -> dict:
 
 
 def _run_parallel(source: PolicySource, cfg, planners, robot, seeds, workers, threads, progress) -> dict:
-    import multiprocessing
-
     from ..model.files import load_card
 
     load_card(source.model_dir)  # a missing or malformed model directory fails here, not in every worker
@@ -176,45 +175,36 @@ def _run_parallel(source: PolicySource, cfg, planners, robot, seeds, workers, th
             policy.set_planner(p)
         del policy
     tasks = [(k, planner, seed) for k, planner in enumerate(planners) for seed in seeds]
-    ctx = multiprocessing.get_context("spawn")
     done = {}
-    with ctx.Pool(workers, initializer=_worker_init, initargs=(source, cfg, robot, planners[0], threads)) as pool:
-        for k, res in pool.imap_unordered(_worker_episode, tasks, chunksize=1):
+    with job_results(_worker_episode, tasks, workers, ordered=False, initializer=_worker_init,
+                     initargs=(source, cfg, robot, planners[0], threads)) as results:
+        for k, res in results:
             done[(k, res.seed)] = res
             if progress:
                 print(_progress_line(planners[k], res, len(done), len(tasks)), file=sys.stderr, flush=True)
-        pool.close()
-        pool.join()
     return done
 
 
 _WORKER: dict = {}
-"""A worker process's policy, simulator and settings (or the error that prevented building them)."""
+"""A worker process's policy, simulator and settings."""
 
 
 def _worker_init(source: PolicySource, cfg: EvalConfig, robot: RobotConfig | None, planner: PlannerConfig,
                  threads: int) -> None:
-    # An exception here would make the pool restart the worker forever; it is raised with the first
-    # episode instead, which ends the run with the real error.
-    try:
-        import atexit
+    import atexit
 
-        import torch
+    import torch
 
-        from ..sim.env import SimEnv
+    from ..sim.env import SimEnv
 
-        torch.set_num_threads(threads)
-        policy = source.load(planner)
-        env = SimEnv(cfg.task, robot or RobotConfig())
-        atexit.register(env.close)
-        _WORKER.update(policy=policy, env=env, cfg=cfg, planner=planner)
-    except Exception as exc:
-        _WORKER["error"] = exc
+    torch.set_num_threads(threads)
+    policy = source.load(planner)
+    env = SimEnv(cfg.task, robot or RobotConfig())
+    atexit.register(env.close)
+    _WORKER.update(policy=policy, env=env, cfg=cfg, planner=planner)
 
 
 def _worker_episode(task: tuple[int, PlannerConfig, int]) -> tuple[int, EpisodeResult]:
-    if "error" in _WORKER:
-        raise _WORKER["error"]
     k, planner, seed = task
     if planner != _WORKER["planner"]:
         _WORKER["policy"].set_planner(planner)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
+from ..model.layers import attention_kernel, sdpa_attention
 from ..model.wav import WAVModel
 from ..planning.config import PlannerConfig
-from ..model.layers import attention_kernel, sdpa_attention
 from .fused_attention import ATTENTION, fused_attention
 from .graphs import GRAPH_MODULES
 from .manifest import Manifest, config_digest, planner_sizes, read_manifest, stale_reason, weights_digest

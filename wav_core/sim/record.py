@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import atexit
 import json
-import multiprocessing
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from wav_core.config.robot import RobotConfig
+from wav_core.parallel import job_results
 
 from .bag import RigBagWriter, check_jpeg_quality
 from .env import SimEnv
@@ -98,42 +98,30 @@ class _Settings:
     jpeg_quality: int | None
 
 
-_worker_env: SimEnv | BaseException | None = None
+_worker_env: SimEnv | None = None
 _worker_settings: _Settings | None = None
 
 
 def _start_worker(settings: _Settings) -> None:
-    """One SimEnv per process, reused for all its episodes (building the scene costs more than a reset).
-
-    A failure is kept and raised by the first job: an exception escaping a pool initializer would make
-    the pool start replacement workers forever instead of reporting it.
-    """
+    """One SimEnv per process, reused for all its episodes (building the scene costs more than a
+    reset); closed (renderer released) when the process exits or the run ends."""
     global _worker_env, _worker_settings
     _worker_settings = settings
-    try:
-        _worker_env = SimEnv(settings.task, robot=settings.robot, render=False, instruction=settings.instruction)
-    except Exception as exc:
-        _worker_env = exc
+    _worker_env = SimEnv(settings.task, robot=settings.robot, render=False, instruction=settings.instruction)
+    atexit.register(_stop_worker)
 
 
 def _stop_worker() -> None:
     global _worker_env, _worker_settings
-    if isinstance(_worker_env, SimEnv):
+    if _worker_env is not None:
         _worker_env.close()
     _worker_env = _worker_settings = None
-
-
-def _start_pool_worker(settings: _Settings) -> None:
-    """`_start_worker` in a pool process, whose env is closed (renderer released) when the process exits."""
-    _start_worker(settings)
-    atexit.register(_stop_worker)
+    atexit.unregister(_stop_worker)
 
 
 def _record_job(job: tuple[int, int, Path]) -> tuple[int, EpisodeResult, float]:
     """Episode `index` from `seed` into `bag_path` with this process's env; returns its wall time too."""
     index, seed, bag_path = job
-    if isinstance(_worker_env, BaseException):
-        raise _worker_env
     assert _worker_env is not None and _worker_settings is not None, "_start_worker runs first"
     s = _worker_settings
     t0 = time.perf_counter()
@@ -180,20 +168,13 @@ def record_dataset(task: str, episodes: int, seed: int, out: Path, robot: RobotC
         progress(f"[{len(results)}/{episodes}] seed {res.seed}: {'success' if res.expert_success else 'FAIL'} "
                  f"{res.duration_s:.1f}s sim in {wall_s:.1f}s wall; {ok}/{len(results)} successful")
 
-    if workers == 1:
-        _start_worker(settings)
-        try:
-            for job in jobs:
-                finished(*_record_job(job))
-        finally:
-            _stop_worker()
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(min(workers, episodes), initializer=_start_pool_worker, initargs=(settings,)) as pool:
-            for done in pool.imap_unordered(_record_job, jobs):
-                finished(*done)
-            pool.close()
-            pool.join()
+    try:
+        with job_results(_record_job, jobs, workers, ordered=False, initializer=_start_worker,
+                         initargs=(settings,)) as done:
+            for res in done:
+                finished(*res)
+    finally:
+        _stop_worker()  # the env of a run in this process; workers close theirs on exit
     ordered = [results[i] for i in range(episodes)]
     summary = {
         "task": task,

@@ -12,20 +12,12 @@ from piper_sdk import C_PiperInterface_V2
 
 from wav_core.robot.piper import JOINT_UPPER
 from wav_core.robot.virtual_arm import VirtualPiperArm, advance
+from wav_test_support import wait_for
 
 # piper_sdk 0.6.2 still passes python-can the deprecated `bustype` argument
 pytestmark = pytest.mark.filterwarnings("ignore:The 'bustype' argument is deprecated:DeprecationWarning")
 
 WAIT = 10.0  # liveness bound only
-
-
-def wait_for(predicate, timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return bool(predicate())
 
 
 CHANNEL = f"vcan_fw_{os.getpid()}"
