@@ -7,8 +7,9 @@ the same process.
 
 Frames it decodes (standard 11-bit ids, 8 data bytes, big-endian as in the SDK protocol):
 
-- 0x150 MotionCtrl_1: byte0 0x01 = emergency stop (hold, refuse motion), 0x02 = reset/resume
-  (clears the stop, cuts motor power, back to standby).
+- 0x150 MotionCtrl_1: byte0 0x01 = emergency stop (refuse motion; the motors damp, so the arm
+  sinks slowly toward its rest pose), 0x02 = reset/resume (clears the stop, cuts motor power,
+  back to standby; the arm drops).
 - 0x151 MotionCtrl_2: ctrl_mode, move_mode, speed percent (decoded by the SDK parser). Joint
   targets are followed only in CAN mode (0x01) with MOVE J (0x01).
 - 0x155/0x156/0x157 JointCtrl: joint pairs in 0.001 degree (SDK parser).
@@ -26,6 +27,12 @@ Frames it emits from a background thread at `feedback_hz` (200 Hz like the arm):
   status byte (bit 6 = driver enabled, which `EnablePiper()` reads), bus current.
 
 High-speed motor frames (0x251..0x256) and end-pose frames are not simulated.
+
+Gravity, as the SDK describes the arm: a joint whose motor is unpowered (at power-on, after
+DisableArm or ResetPiper) falls toward `REST_POSE`, accelerating up to `fall_speed`; during an
+e-stop the loaded joints sink toward it at the slower `damped_speed`. Only the joints gravity
+loads (`GRAVITY_JOINTS`: joint2, joint3, joint5) move; the rest pose is the folded pose at the
+joint2/joint3 hard stops, so a fall never leaves the joint limits.
 """
 
 from __future__ import annotations
@@ -58,9 +65,31 @@ STATUS_ESTOP = 0x01
 ENABLED_BIT = 1 << 6
 
 
+GRAVITY_JOINTS = (1, 2, 4)
+"""joint2, joint3, joint5: the joints gravity turns when their motors hold no torque."""
+GRAVITY_MASK = np.isin(np.arange(7), GRAVITY_JOINTS)
+REST_POSE = np.zeros(7)
+"""Where an unpowered arm comes to rest (only its GRAVITY_JOINTS entries are used)."""
+
+
 def advance(q: np.ndarray, target: np.ndarray, max_step: np.ndarray) -> np.ndarray:
     """One control period: move each coordinate toward its target by at most `max_step`."""
     return q + np.clip(target - q, -max_step, max_step)
+
+
+def fall(
+    q: np.ndarray, v: np.ndarray, mask: np.ndarray, max_speed: float, dt: float, accel: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One period of the `mask`ed joints moving toward REST_POSE; returns (positions, speeds).
+
+    With `accel` the speed grows by `accel * dt` up to `max_speed` (a drop); without it the joints
+    move at a constant `max_speed` (damped). A joint stops at the rest pose, never past it.
+    """
+    speed = np.minimum(v + accel * dt, max_speed) if accel is not None else np.full_like(v, max_speed)
+    speed = np.where(mask, speed, 0.0)
+    q_new = q + np.where(mask, np.clip(REST_POSE - q, -speed * dt, speed * dt), 0.0)
+    speed = np.where(q_new == REST_POSE, 0.0, speed)
+    return q_new, speed
 
 
 @dataclass
@@ -77,6 +106,8 @@ class VirtualArmState:
     speed_percent: int
     joint_commands: int
     """Complete JointCtrl sets received (counted on the 0x157 frame)."""
+    last_joint_command: np.ndarray
+    """joint1..joint6 (rad) of the last complete JointCtrl set received, acted on or not (NaN before any)."""
     gripper_commands: int
     last_joint_command_time: float
     """time.time() when the last complete JointCtrl set arrived (0.0 before any)."""
@@ -98,13 +129,22 @@ class VirtualPiperArm:
         gripper_speed: float = 0.1,
         low_speed_every: int = 4,
         refuse_enable: bool = False,
+        fall_speed: float = 2.5,
+        fall_accel: float = 10.0,
+        damped_speed: float = 0.25,
         start: bool = True,
     ) -> None:
         if feedback_hz <= 0:
             raise ValueError(f"VirtualPiperArm({channel!r}): feedback_hz must be > 0, got {feedback_hz}")
         if gripper_speed <= 0:
             raise ValueError(f"VirtualPiperArm({channel!r}): gripper_speed must be > 0 m/s, got {gripper_speed}")
+        if not 0 < damped_speed < fall_speed or fall_accel <= 0:
+            raise ValueError(
+                f"VirtualPiperArm({channel!r}): expected 0 < damped_speed < fall_speed and fall_accel > 0 "
+                f"(rad/s, rad/s^2), got damped_speed={damped_speed}, fall_speed={fall_speed}, fall_accel={fall_accel}"
+            )
         self.channel = channel
+        self.fall_speed, self.fall_accel, self.damped_speed = fall_speed, fall_accel, damped_speed
         self.period = 1.0 / feedback_hz
         self.gripper_speed = gripper_speed
         self.low_speed_every = max(1, int(low_speed_every))
@@ -113,6 +153,7 @@ class VirtualPiperArm:
         q0 = np.zeros(7) if initial is None else check_arm_vector(initial, f"VirtualPiperArm({channel!r}).initial")
         self._q = np.clip(q0, ARM_LOWER, ARM_UPPER)
         self._target = self._q.copy()
+        self._fall_v = np.zeros(7)
         self._motors = [False] * 6
         self._gripper_enabled = False
         self._gripper_effort = 0
@@ -121,6 +162,8 @@ class VirtualPiperArm:
         self._move_mode = MOVE_J
         self._speed_percent = 0
         self._joint_commands = 0
+        self._rx_joints = np.full(6, np.nan)
+        self._last_joint_command = np.full(6, np.nan)
         self._gripper_commands = 0
         self._last_joint_command_time = 0.0
         self._can_lost = threading.Event()
@@ -164,6 +207,22 @@ class VirtualPiperArm:
     def can_lost(self) -> bool:
         return self._can_lost.is_set()
 
+    def displace(self, q: np.ndarray) -> None:
+        """Put the arm at `q` as something outside the driver would: a hand, another controller.
+
+        An enabled arm then holds there; unpowered joints that gravity loads fall again from there.
+        """
+        q = np.clip(check_arm_vector(q, f"VirtualPiperArm({self.channel!r}).displace"), ARM_LOWER, ARM_UPPER)
+        with self._lock:
+            self._q = q.copy()
+            self._target = q.copy()
+            self._fall_v = np.zeros(7)
+
+    def emergency_stop(self) -> None:
+        """An e-stop the driver did not send (the arm's stop input or another node on the bus)."""
+        with self._lock:
+            self._on_motion_ctrl_1(0x01)
+
     def state(self) -> VirtualArmState:
         with self._lock:
             return VirtualArmState(
@@ -176,6 +235,7 @@ class VirtualPiperArm:
                 move_mode=self._move_mode,
                 speed_percent=self._speed_percent,
                 joint_commands=self._joint_commands,
+                last_joint_command=self._last_joint_command.copy(),
                 gripper_commands=self._gripper_commands,
                 last_joint_command_time=self._last_joint_command_time,
             )
@@ -209,6 +269,12 @@ class VirtualPiperArm:
                 next_tick = time.monotonic()  # fell far behind (loaded machine): do not burst
 
     def _step(self, dt: float) -> None:
+        if self._estopped:
+            self._q, self._fall_v = fall(self._q, self._fall_v, GRAVITY_MASK, self.damped_speed, dt)
+            return
+        unpowered = GRAVITY_MASK & ~np.array(self._motors + [True])
+        if unpowered.any():
+            self._q, self._fall_v = fall(self._q, self._fall_v, unpowered, self.fall_speed, dt, self.fall_accel)
         if not self._moving_allowed():
             return
         speed = MAX_JOINT_SPEED * self._speed_percent / 100.0
@@ -249,14 +315,16 @@ class VirtualPiperArm:
         elif msg.type_ == ArmMsgType.PiperMsgJointCtrl_56:
             self._set_joint_targets(4, msg.arm_joint_ctrl.joint_5, msg.arm_joint_ctrl.joint_6)
             self._joint_commands += 1
+            self._last_joint_command = self._rx_joints.copy()
             self._last_joint_command_time = time.time()
         elif msg.type_ == ArmMsgType.PiperMsgGripperCtrl:
             self._on_gripper(msg.arm_gripper_ctrl)
 
     def _set_joint_targets(self, first: int, a: int, b: int) -> None:
+        pair = millideg_to_rad(np.array([a, b]))
+        self._rx_joints[first : first + 2] = pair
         if not self._moving_allowed():
             return  # the firmware drops set-points it cannot act on instead of queueing them
-        pair = millideg_to_rad(np.array([a, b]))
         self._target[first : first + 2] = np.clip(pair, ARM_LOWER[first : first + 2], ARM_UPPER[first : first + 2])
 
     def _on_gripper(self, ctrl) -> None:
@@ -285,6 +353,7 @@ class VirtualPiperArm:
         for i in motors:
             if flag == 0x02 and not self._motors[i]:
                 self._target[i] = self._q[i]  # powering up never jumps to an old set-point
+                self._fall_v[i] = 0.0
             self._motors[i] = flag == 0x02
 
     # -- encoding -----------------------------------------------------------------------------------
