@@ -26,7 +26,15 @@ class SafetyConfig:
     """m/s."""
     camera_timeout_s: float = 0.5
     joint_timeout_s: float = 0.2
-    """Inputs older than this stop the output: the arms hold the last safe position."""
+    """Inputs older than this stop the output: the arms brake to a stop at the last safe position."""
+    tracking_tolerance: float = 0.3
+    """rad: a revolute joint measured farther than this from its command ..."""
+    tracking_time_s: float = 0.5
+    """... for longer than this latches the output off until ~/enable (grippers are not checked: one
+    holding an object never reaches its closed command)."""
+    measured_limit_tolerance: float = 0.005
+    """rad / m: a measured pose this close outside the limits (sensor noise at a hard stop) is anchored
+    on the limit, counted as `anchor_clipped`; farther outside refuses enable."""
 
     def validate(self) -> None:
         if len(self.lower) != 14 or len(self.upper) != 14:
@@ -40,9 +48,11 @@ class SafetyConfig:
                 raise ConfigError(f"lower/upper[{i}]: [{self.lower[i]}, {self.upper[i]}] is outside the arm's "
                                   f"hardware range [{lo}, {hi}]; limits may only be tightened")
         for key in ("max_joint_velocity", "max_joint_acceleration", "max_gripper_velocity", "camera_timeout_s",
-                    "joint_timeout_s"):
+                    "joint_timeout_s", "tracking_tolerance", "tracking_time_s"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key}: got {getattr(self, key)}, expected > 0")
+        if self.measured_limit_tolerance < 0:
+            raise ConfigError(f"measured_limit_tolerance: got {self.measured_limit_tolerance}, expected >= 0")
         if self.max_joint_velocity > 3.0:
             raise ConfigError(f"max_joint_velocity: got {self.max_joint_velocity}, expected <= 3.0 rad/s (firmware limit)")
 
@@ -54,11 +64,22 @@ class ExecutorConfig:
     """Executed chunk steps before the next plan is due (0 = the whole chunk, the paper's setting)."""
     blend_s: float = 0.25
     """Cross-fade from the old chunk into the new one over this long."""
+    mode: Literal["async", "sync"] = "async"
+    """async: plan while the current chunk runs (the robot); sync: plan, then execute the chunk (the paper)."""
+    replan_margin_s: float = 0.1
+    """async: the next plan is requested when the chunk has less than p90 plan latency + this left."""
+    latency_window: int = 20
+    """Recent plans the p90 latency is taken over."""
 
     def validate(self) -> None:
         if self.rate_hz <= 0 or self.blend_s < 0 or self.replan_after < 0:
             raise ConfigError("rate_hz > 0, blend_s >= 0 and replan_after >= 0 expected, "
                               f"got {self.rate_hz}, {self.blend_s}, {self.replan_after}")
+        if self.mode not in ("async", "sync"):
+            raise ConfigError(f"mode: got {self.mode!r}, expected 'async' or 'sync'")
+        if self.replan_margin_s < 0 or self.latency_window < 1:
+            raise ConfigError(f"replan_margin_s >= 0 and latency_window >= 1 expected, got {self.replan_margin_s}, "
+                              f"{self.latency_window}")
 
 
 @dataclass
@@ -80,3 +101,10 @@ class PolicyConfig:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     diagnostics_hz: float = 1.0
+    driver_events_topic: str = ""
+    """The driver's arm state changes (std_msgs/String JSON, e.g. /piper_bridge/arm_events): any event
+    re-anchors the output on the measured pose; estop/disabled/reset also disable it. Empty: off."""
+    estop_topic: str = "/wav/estop"
+    """std_msgs/Bool, latched: True when ~/estop is called (the driver stops), False after ~/enable."""
+    dry_run: bool = False
+    """Run the whole path but publish the set-points on ~/command_preview instead of the command topics."""

@@ -2,7 +2,10 @@
 
 Every command passes through `SafetyFilter.filter`: non-finite targets are rejected (hold), positions
 are clipped into the joint and gripper ranges, and the step from the previous command is bounded by
-the velocity and acceleration limits. The watchdog turns stale inputs or a missing plan into a hold.
+the velocity and acceleration limits. A hold brakes at the acceleration limit to a standstill rather
+than jumping to zero velocity. The filter is anchored on a measured pose (`reset`), which must lie
+inside the limits: a pose outside is refused, never silently clipped. The watchdog turns stale
+inputs or a missing plan into a hold; the tracking monitor latches when the arm does not follow.
 """
 
 from __future__ import annotations
@@ -37,18 +40,58 @@ class SafetyFilter:
         self.velocity = np.zeros(14)
         self.events: Counter[str] = Counter()
 
-    def reset(self, position: np.ndarray) -> None:
-        """Start from a measured position at rest (on enable)."""
+    def outside_limits(self, position: np.ndarray, names: list[str] | None = None) -> str | None:
+        """Why `position` cannot be an anchor (non-finite, or beyond the limits + tolerance), else None."""
         position = np.asarray(position, dtype=np.float64)
         if position.shape != (14,) or not np.all(np.isfinite(position)):
-            raise ValueError(f"position: got {position}, expected 14 finite values")
+            return f"measured pose {position.tolist()} is not 14 finite values"
+        tol = self.cfg.measured_limit_tolerance
+        bad = np.flatnonzero((position < self.lower - tol) | (position > self.upper + tol))
+        if not bad.size:
+            return None
+        label = (lambda i: names[i]) if names else (lambda i: f"[{i}]")
+        return "measured pose outside the limits: " + ", ".join(
+            f"{label(i)} {position[i]:.4f} not in [{self.lower[i]:.4f}, {self.upper[i]:.4f}]" for i in bad)
+
+    def reset(self, position: np.ndarray) -> None:
+        """Anchor on a measured pose, at rest (enable, or feedback resuming after a gap).
+
+        Raises ValueError when the pose is not a valid anchor (see `outside_limits`)."""
+        why = self.outside_limits(position)
+        if why:
+            raise ValueError(why)
+        position = np.asarray(position, dtype=np.float64)
         self.last = np.clip(position, self.lower, self.upper)
+        if np.any(self.last != position):
+            self.events["anchor_clipped"] += 1
         self.velocity = np.zeros(14)
 
-    def hold(self, reason: str) -> Filtered:
-        """Stay at the last safe command."""
+    def _stoppable(self, distance: np.ndarray, dt: float) -> np.ndarray:
+        """The fastest velocity this step from which braking by `amax * dt` per step still stops
+        within `distance` of a limit, so joints slow down before a limit instead of stopping dead.
+
+        With v = (n + f) * amax * dt the step and the braking steps after it cover
+        dt * ((n + 1) v - amax dt n (n + 1) / 2); solved for v in the bucket of n."""
+        a = self.amax * dt
+        d = np.maximum(distance, 0.0)
+        n0 = np.floor((np.sqrt(2 * self.amax * d) / a))
+        best = np.zeros_like(d)
+        for n in (n0 - 1, n0, n0 + 1):
+            n = np.maximum(n, 0.0)
+            v = np.minimum(d / ((n + 1) * dt) + a * n / 2, (n + 1) * a)
+            best = np.where(v >= n * a - 1e-12, np.maximum(best, v), best)
+        return best
+
+    def hold(self, reason: str, dt: float) -> Filtered:
+        """Stop where the motion allows: decelerate at the acceleration limit to zero velocity."""
         self.events[reason] += 1
-        self.velocity = np.zeros(14)
+        if self.last is None:
+            raise RuntimeError("safety filter has no reference position; call reset() with the measured state")
+        step = self.amax * dt
+        self.velocity = np.sign(self.velocity) * np.maximum(np.abs(self.velocity) - step, 0.0)
+        moved = self.last + self.velocity * dt
+        self.last = np.clip(moved, self.lower, self.upper)
+        self.velocity[self.last != moved] = 0.0
         return Filtered(self.last.copy(), [reason])
 
     def filter(self, target: np.ndarray, dt: float) -> Filtered:
@@ -56,7 +99,7 @@ class SafetyFilter:
             raise RuntimeError("safety filter has no reference position; call reset() with the measured state")
         target = np.asarray(target, dtype=np.float64)
         if target.shape != (14,) or not np.all(np.isfinite(target)):
-            return self.hold("nonfinite_target")
+            return self.hold("nonfinite_target", dt)
         events = []
         q = np.clip(target, self.lower, self.upper)
         if np.any(q != target):
@@ -64,10 +107,13 @@ class SafetyFilter:
         v = (q - self.last) / dt
         v_lim = np.clip(v, self.velocity - self.amax * dt, self.velocity + self.amax * dt)
         v_lim = np.clip(v_lim, -self.vmax, self.vmax)
+        v_lim = np.clip(v_lim, -self._stoppable(self.last - self.lower, dt), self._stoppable(self.upper - self.last, dt))
         if np.any(np.abs(v_lim - v) > 1e-12):
             events.append("limited_rate")
+        moved = self.last + v_lim * dt
+        self.last = np.clip(moved, self.lower, self.upper)
+        v_lim[self.last != moved] = 0.0
         self.velocity = v_lim
-        self.last = np.clip(self.last + v_lim * dt, self.lower, self.upper)
         for e in events:
             self.events[e] += 1
         return Filtered(self.last.copy(), events)
@@ -86,3 +132,31 @@ class Watchdog:
             if stamp is None or now - stamp > self.cfg.camera_timeout_s:
                 return f"camera_stale:{name}"
         return None
+
+
+class TrackingMonitor:
+    """Path tolerance: a revolute joint measured farther than `tracking_tolerance` from its command
+    for longer than `tracking_time_s` means the arm is blocked or not following; report it."""
+
+    def __init__(self, cfg: SafetyConfig, names: list[str] | None = None):
+        self.cfg = cfg
+        self.names = names
+        self.joints = np.array([i for i in range(14) if i not in GRIPPERS])
+        self.since: float | None = None
+
+    def reset(self) -> None:
+        self.since = None
+
+    def check(self, now: float, commanded: np.ndarray, measured: np.ndarray) -> str | None:
+        err = np.abs(np.asarray(measured, dtype=np.float64) - commanded)[self.joints]
+        if not np.any(err > self.cfg.tracking_tolerance):
+            self.since = None
+            return None
+        if self.since is None:
+            self.since = now
+        if now - self.since <= self.cfg.tracking_time_s:
+            return None
+        i = self.joints[int(np.argmax(err))]
+        name = self.names[i] if self.names else f"[{i}]"
+        return (f"tracking_error: {name} is {float(err.max()):.3f} rad from its command for more than "
+                f"{self.cfg.tracking_time_s} s (tolerance {self.cfg.tracking_tolerance} rad)")

@@ -1,4 +1,5 @@
-"""The safety filter: limits, rates, NaN rejection; the watchdog: stale inputs hold the arm."""
+"""The safety filter: limits, rates, NaN rejection, anchoring only on in-limit poses, holds that brake
+within the acceleration limit; the watchdog: stale inputs hold the arm; the tracking monitor."""
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 from wav_core.config import ConfigError
 from wav_core.robot.piper import DUAL_LOWER, DUAL_UPPER, HOME
 from wav_core.runtime.config import SafetyConfig
-from wav_core.runtime.safety import SafetyFilter, Watchdog
+from wav_core.runtime.safety import SafetyFilter, TrackingMonitor, Watchdog
 
 DT = 1 / 200
 
@@ -39,7 +40,7 @@ def test_velocity_and_acceleration_are_bounded():
     assert 0 < prev[0] - HOME[0] < 1.0  # still on its way, never jumped
 
 
-def test_nonfinite_targets_hold_the_last_command():
+def test_nonfinite_targets_are_a_braking_hold():
     f = SafetyFilter(SafetyConfig())
     f.reset(HOME)
     f.filter(HOME + 0.001, DT)
@@ -80,3 +81,53 @@ def test_any_target_sequence_yields_commands_inside_every_limit(targets):
         assert np.all(cmd >= DUAL_LOWER - 1e-12) and np.all(cmd <= DUAL_UPPER + 1e-12)
         assert np.all(np.abs(cmd - prev)[:6] <= cfg.max_joint_velocity * DT + 1e-9)
         prev = cmd
+
+
+def test_a_measured_pose_outside_the_limits_is_refused_not_clipped():
+    f = SafetyFilter(SafetyConfig(measured_limit_tolerance=0.005))
+    beyond = HOME.copy()
+    beyond[1] = DUAL_LOWER[1] - 0.1
+    with pytest.raises(ValueError, match=r"\[1\] -0.1000 not in \[0.0000"):
+        f.reset(beyond)
+    assert f.last is None
+    noisy = HOME.copy()
+    noisy[6] = -0.002  # a closed gripper read slightly below 0: anchored on the limit, and counted
+    f.reset(noisy)
+    assert f.last[6] == 0.0 and f.events["anchor_clipped"] == 1
+
+
+def test_a_hold_brakes_at_the_acceleration_limit_instead_of_stopping_dead():
+    cfg = SafetyConfig(max_joint_velocity=1.5, max_joint_acceleration=8.0)
+    f = SafetyFilter(cfg)
+    f.reset(HOME)
+    target = HOME.copy()
+    target[0] += 2.0
+    q = [f.filter(target, DT).command for _ in range(60)]  # up to speed
+    for _ in range(60):
+        q.append(f.hold("plan_late", DT).command)
+    v = np.diff(np.stack(q)[:, 0]) / DT
+    assert v[58] > 1.0  # it was moving fast when the hold began
+    assert np.all(np.abs(np.diff(v)) <= cfg.max_joint_acceleration * DT + 1e-9)
+    assert v[-1] == 0.0 and f.events["plan_late"] == 60
+
+
+def test_joints_slow_down_before_a_limit_instead_of_stopping_on_it():
+    cfg = SafetyConfig(max_joint_velocity=3.0, max_joint_acceleration=8.0)
+    f = SafetyFilter(cfg)
+    f.reset(HOME)
+    q = [f.filter(DUAL_UPPER + 1.0, DT).command for _ in range(400)]
+    v = np.diff(np.stack(q), axis=0) / DT
+    assert np.all(np.abs(np.diff(v[:, :6], axis=0)) <= cfg.max_joint_acceleration * DT + 1e-9)
+    np.testing.assert_allclose(q[-1][:6], DUAL_UPPER[:6])
+
+
+def test_tracking_error_is_reported_after_the_tolerance_time():
+    m = TrackingMonitor(SafetyConfig(tracking_tolerance=0.2, tracking_time_s=0.5), [f"j{i}" for i in range(14)])
+    cmd, off = HOME.copy(), HOME.copy()
+    off[9] += 0.3
+    assert m.check(0.0, cmd, off) is None and m.check(0.5, cmd, off) is None
+    assert m.check(0.51, cmd, off).startswith("tracking_error: j9 is 0.300 rad")
+    assert m.check(0.6, cmd, cmd) is None and m.check(1.0, cmd, off) is None  # back in tolerance: timer restarts
+    grip = HOME.copy()
+    grip[6] += 0.05  # a gripper holding a block never reaches its closed command
+    assert m.check(0.0, cmd, grip) is None and m.check(9.0, cmd, grip) is None
