@@ -73,6 +73,24 @@ class ModelConfig:
     world: WorldConfig = field(default_factory=WorldConfig)
     expert: ExpertConfig = field(default_factory=ExpertConfig)
     caption_dropout: float = 0.06
+    conditioning: Literal["paper", "future"] = "paper"
+    """What the value and action experts read. `paper`: world features of pure noise at t = 1 and,
+    for the action expert, the value expert's states on pure noise (the paper's training recipe).
+    `future`: world features of the sample's true future noised to a feature time t_f (training) or of
+    a planned candidate denoised to t_f (inference), and the value expert's states on a denoised value
+    chunk, so the planned noises reach the decoded action."""
+    feature_time: float = 0.5
+    """`future`: the flow time at which the planner takes world features when its `feature_steps`
+    is 0 (must lie in `feature_time_range`)."""
+    feature_time_range: tuple[float, float] = (0.3, 0.8)
+    """`future`: feature times drawn uniformly from this range while training the value and action
+    experts, so the planner's feature time can be chosen after training."""
+    value_clean_prob: float = 0.5
+    """`future`: probability that the action expert trains on the clean value chunk (what the planner
+    gives it); otherwise on the value noised to a uniform random flow time."""
+    time_sampling: Literal["logit_normal", "uniform", "beta"] = "logit_normal"
+    """Flow-time distribution of every flow-matching loss: logit-normal (mass in the middle), uniform,
+    or Beta(1.5, 1) (mass near t = 1, where every solve starts)."""
 
     def validate(self) -> None:
         h, w = self.image_size
@@ -88,6 +106,18 @@ class ModelConfig:
             raise ConfigError(f"expert.dim: {self.expert.dim} is not divisible by expert.heads {self.expert.heads}")
         if not self.views:
             raise ConfigError("views: expected at least one camera")
+        lo, hi = self.feature_time_range
+        if not 0.0 <= lo <= hi < 1.0:
+            raise ConfigError(f"feature_time_range: got [{lo}, {hi}], expected 0 <= low <= high < 1")
+        if self.conditioning == "future" and not lo <= self.feature_time <= hi:
+            raise ConfigError(f"feature_time: got {self.feature_time}, expected a time inside "
+                              f"feature_time_range [{lo}, {hi}] (conditioning future)")
+        if not 0.0 <= self.value_clean_prob <= 1.0:
+            raise ConfigError(f"value_clean_prob: got {self.value_clean_prob}, expected a number in [0, 1]")
+        for key, allowed in (("conditioning", ("paper", "future")),
+                             ("time_sampling", ("logit_normal", "uniform", "beta"))):
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"{key}: got {getattr(self, key)!r}, expected one of {list(allowed)}")
 
     @property
     def latent_hw(self) -> tuple[int, int]:

@@ -42,28 +42,40 @@ class EmbeddingTextEncoder(nn.Module):
         return torch.cat([null, feats], 1), torch.cat([always, mask], 1)
 
 
+class _Frozen:
+    """Holds the T5 encoder outside the module tree: an nn.Module attribute would register it as a
+    submodule, so checkpoints would carry its weights (and a fresh model could not load them) and
+    `requires_grad_` on the text encoder would unfreeze it."""
+
+    model = None
+    tokenizer = None
+
+
 class T5TextEncoder(nn.Module):
-    """Frozen T5 encoder read from a local directory with `transformers` (no network access)."""
+    """Frozen T5 encoder read from a local directory with `transformers` (no network access). Only
+    the empty-prompt features (`null`) are trained and saved."""
 
     def __init__(self, cfg: TextConfig):
         super().__init__()
         self.cfg = cfg
         self.null = nn.Parameter(torch.zeros(1, cfg.dim))
-        self._model = None
-        self._tok = None
+        self._t5 = _Frozen()
 
     def _load(self):
-        if self._model is None:
+        if self._t5.model is None:
             if not self.cfg.t5_path:
                 raise ValueError("text.t5_path: empty; the t5 backend needs a local directory with a T5 encoder")
             try:
                 from transformers import AutoTokenizer, T5EncoderModel
             except ImportError as exc:
                 raise ValueError("text.backend 't5' needs the `transformers` package installed") from exc
-            self._tok = AutoTokenizer.from_pretrained(self.cfg.t5_path, local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(self.cfg.t5_path, local_files_only=True)
             model = T5EncoderModel.from_pretrained(self.cfg.t5_path, local_files_only=True)
-            self._model = model.eval().requires_grad_(False)
-        return self._model, self._tok
+            if model.config.d_model != self.cfg.dim:
+                raise ValueError(f"text.t5_path: {self.cfg.t5_path} has width {model.config.d_model}, "
+                                 f"text.dim is {self.cfg.dim}")
+            self._t5.model, self._t5.tokenizer = model.eval().requires_grad_(False), tokenizer
+        return self._t5.model, self._t5.tokenizer
 
     def forward(self, texts: list[str], device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         model, tok = self._load()

@@ -3,6 +3,7 @@ with the operations the planner and the training stages compose."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -47,33 +48,52 @@ class WAVModel(nn.Module):
             mask[:, 1:] &= keep[:, None]
         return Context(memory, text, mask)
 
+    def feature_time(self, feature_steps: int = 0, flow_steps: int = 10) -> float:
+        """The flow time at which the planner takes world features: 1 - feature_steps / flow_steps;
+        under `future` conditioning with feature_steps 0, the model's own `feature_time`."""
+        if feature_steps > 0:
+            return 1.0 - feature_steps / flow_steps
+        return self.cfg.feature_time if self.cfg.conditioning == "future" else 1.0
+
     def world_features(self, ctx: Context, z_vid: torch.Tensor, feature_steps: int = 0,
                        flow_steps: int = 10) -> list[torch.Tensor]:
-        """Fast feature mode: the world runs once on the future noise at t = 1 and its per-block
-        hidden states are returned. With `feature_steps` > 0, the future is first denoised by that
-        many Euler steps (of size 1/flow_steps) and the features are taken at the reached time."""
+        """The world's per-block hidden states for a batch of candidate noises. Each candidate is
+        denoised from t = 1 to `feature_time(...)` by Euler steps of about 1/flow_steps (none in
+        the paper's fast feature mode, where the states are taken on the noise at t = 1)."""
         b = z_vid.shape[0]
         memory = ctx.memory.expand(b, *ctx.memory.shape[1:]) if ctx.memory.shape[0] == 1 else ctx.memory
-        t_feat = 1.0
+        t_feat = self.feature_time(feature_steps, flow_steps)
         x = z_vid
-        if feature_steps > 0:
+        if t_feat < 1.0:
             def vel(xx, tt):
                 return self.world(memory, xx, tt, ctx.text, ctx.text_mask)
-            t_feat = 1.0 - feature_steps / flow_steps
-            x = euler_solve(vel, x, feature_steps, 1.0, t_feat)
-        t = torch.full((b,), t_feat, device=z_vid.device, dtype=z_vid.dtype)
-        _, states = self.world(memory, x, t, ctx.text, ctx.text_mask, return_states=True, return_velocity=False)
+            steps = feature_steps if feature_steps > 0 else max(1, math.ceil((1.0 - t_feat) * flow_steps - 1e-9))
+            x = euler_solve(vel, x, steps, 1.0, t_feat)
+        return self.world_states(memory, x, t_feat, ctx)
+
+    def world_states(self, memory: torch.Tensor, future: torch.Tensor, t: float | torch.Tensor,
+                     ctx: Context) -> list[torch.Tensor]:
+        """Per-block world states of a (noised) future at flow time t (a float or [B])."""
+        b = future.shape[0]
+        if not isinstance(t, torch.Tensor):
+            t = torch.full((b,), float(t), device=future.device, dtype=future.dtype)
+        _, states = self.world(memory, future, t, ctx.text, ctx.text_mask, return_states=True, return_velocity=False)
         return states
 
     def solve_value(self, video_kv: list[KV], z_val: torch.Tensor, steps: int) -> torch.Tensor:
         """Denoise value chunks [B*N, H, C] (normalised space) from their noises z_val."""
         return euler_solve(lambda x, t: self.value(x, t, video_kv), z_val, steps)
 
-    def value_states(self, video_kv: list[KV], z_val: torch.Tensor) -> list[torch.Tensor]:
-        """The value expert's per-block states on its noise at t = 1: the value embedding the action
-        expert attends to (stage 3 trains the action expert with exactly this input)."""
-        t = torch.ones(z_val.shape[0], device=z_val.device, dtype=z_val.dtype)
-        return self.value(z_val, t, video_kv, return_states=True)[1]
+    def value_states(self, video_kv: list[KV], value: torch.Tensor) -> list[torch.Tensor]:
+        """The value expert's per-block states that the action expert attends to. `paper`: `value`
+        is the value noise, read at t = 1 (stage 3 trains on exactly that input); `future`: `value`
+        is the planned value chunk, denoised (t = 0)."""
+        t = torch.full((value.shape[0],), self.action_value_time, device=value.device, dtype=value.dtype)
+        return self.value(value, t, video_kv, return_states=True)[1]
+
+    @property
+    def action_value_time(self) -> float:
+        return 0.0 if self.cfg.conditioning == "future" else 1.0
 
     def solve_action(self, video_kv: list[KV], value_kv: list[KV], state: torch.Tensor,
                      noise: torch.Tensor, steps: int) -> torch.Tensor:

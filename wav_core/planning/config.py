@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from ..config.loader import ConfigError
 
@@ -18,10 +19,17 @@ class PlannerConfig:
     S: int = 10
     """Flow steps of the value and action solves."""
     value_elite_frac: float = 0.1
-    video_elite_frac: float = 0.9
+    """Top fraction of the M*N value samples kept: 4 of 32 at M=8 N=4, 15 of 150 at M=30 N=5."""
+    video_elite_frac: float = 0.25
+    """Top fraction of the M video candidates kept: 2 of 8, 4 of 16, 8 of 30. (The paper's 0.9 keeps
+    8 of 8 at M=8: no selection at all.)"""
     alpha_smooth: float = 0.9
     sigma_decay: float = 0.5
     snr_eps: float = 1e-6
+    score: Literal["snr", "mean"] = "mean"
+    """How a value chunk is scored, on the normalised total-value channel: `mean` (default; the
+    authors' later release also defaults to it, since SNR misbehaves for signed returns) or `snr`
+    (the paper's mean / (std + snr_eps))."""
     feature_steps: int = 0
     """World denoising steps before features are taken (0 = the fast feature mode at t = 1)."""
     deadline_ms: float = 0.0
@@ -43,5 +51,7 @@ class PlannerConfig:
             raise ConfigError("elite fractions must be > 0")
         if self.feature_steps < 0 or self.feature_steps >= self.S:
             raise ConfigError(f"feature_steps: got {self.feature_steps}, expected 0 <= feature_steps < S ({self.S})")
+        if self.score not in ("snr", "mean"):
+            raise ConfigError(f"score: got {self.score!r}, expected one of ['snr', 'mean']")
         if self.deadline_ms < 0:
             raise ConfigError(f"deadline_ms: got {self.deadline_ms}, expected >= 0")

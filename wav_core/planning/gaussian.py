@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -32,3 +33,25 @@ def elite_update(mean: torch.Tensor, std: torch.Tensor, samples: torch.Tensor, s
     elite_mean = elites.mean(dim=0)
     elite_std = elites.std(dim=0, correction=0) * sigma_decay
     return alpha * mean + (1 - alpha) * elite_mean, alpha * std + (1 - alpha) * elite_std
+
+
+@dataclass
+class Gaussians:
+    """The planner's state: diagonal Gaussians over one candidate's video noise and value noise."""
+
+    video_mean: torch.Tensor
+    video_std: torch.Tensor
+    value_mean: torch.Tensor
+    value_std: torch.Tensor
+
+    @classmethod
+    def standard(cls, model, device, dtype=torch.float32) -> "Gaussians":
+        """N(0, I) over the shapes of `model` (anything with a ModelConfig as `.cfg`)."""
+        vid, val = model.cfg.future_latent_shape, model.cfg.value_shape
+        z = dict(device=device, dtype=dtype)
+        return cls(torch.zeros(vid, **z), torch.ones(vid, **z), torch.zeros(val, **z), torch.ones(val, **z))
+
+    def blend_toward_standard(self, keep: float) -> "Gaussians":
+        """Warm start: keep * previous + (1 - keep) * N(0, I)."""
+        return Gaussians(self.video_mean * keep, self.video_std * keep + (1 - keep),
+                         self.value_mean * keep, self.value_std * keep + (1 - keep))

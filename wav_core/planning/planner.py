@@ -1,10 +1,10 @@
 """Iterative latent planning (paper section 4.3.5), fully batched.
 
-Each iteration: M video noises -> one batched world forward (fast feature mode) -> M*N value noises
-denoised in one batch per flow step -> SNR of each value chunk -> elite updates of the value Gaussian
-(top value_elite_frac of M*N) and of the video Gaussian (top video_elite_frac of M, each scored by
-the max SNR over its N values). After K iterations one video and one value noise are drawn from the
-final Gaussians and decoded into the executed action chunk.
+Each iteration: M video noises -> one batched world forward -> M*N value noises denoised in one batch
+per flow step -> a score per value chunk -> elite updates of the value Gaussian (top
+value_elite_frac of M*N) and of the video Gaussian (top video_elite_frac of M, each ranked by its
+best value sample). After K iterations one video and one value noise are drawn from the final
+Gaussians and decoded into the executed action chunk (see `iteration.py`, shared by every backend).
 """
 
 from __future__ import annotations
@@ -18,40 +18,43 @@ from ..model.normalize import Normalizer
 from ..model.wav import Context, WAVModel
 from .backend.base import Backend
 from .config import PlannerConfig
-from .gaussian import elite_update
+from .gaussian import Gaussians
+from .iteration import Networks, decode, iterate
 from .noise import PlanNoise
-from .scoring import snr
-
-
-@dataclass
-class Gaussians:
-    video_mean: torch.Tensor
-    video_std: torch.Tensor
-    value_mean: torch.Tensor
-    value_std: torch.Tensor
-
-    @classmethod
-    def standard(cls, model: WAVModel, device, dtype=torch.float32) -> "Gaussians":
-        vid, val = model.cfg.future_latent_shape, model.cfg.value_shape
-        z = dict(device=device, dtype=dtype)
-        return cls(torch.zeros(vid, **z), torch.ones(vid, **z), torch.zeros(val, **z), torch.ones(val, **z))
-
-    def blend_toward_standard(self, keep: float) -> "Gaussians":
-        """Warm start: keep * previous + (1 - keep) * N(0, I)."""
-        return Gaussians(self.video_mean * keep, self.video_std * keep + (1 - keep),
-                         self.value_mean * keep, self.value_std * keep + (1 - keep))
+from .scoring import score_values, snr
 
 
 @dataclass
 class PlanTensors:
     actions: torch.Tensor  # [H, A] normalised
     values: torch.Tensor  # [H, Cv] robot units (reward-to-go)
-    chosen_snr: torch.Tensor  # scalar
+    chosen_snr: torch.Tensor  # scalar, SNR of the chosen value chunk's total channel (normalised space)
     best_snr: list[torch.Tensor] = field(default_factory=list)
+    """Per iteration: the best candidate's score (PlannerConfig.score)."""
     mean_snr: list[torch.Tensor] = field(default_factory=list)
+    """Per iteration: the mean score over the M*N candidates."""
     iterations: int = 0
     gaussians: Gaussians | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    chosen_score: torch.Tensor | None = None
+    """The chosen value chunk's score (PlannerConfig.score)."""
+
+
+class _Stopwatch:
+    """Per-stage milliseconds, measured after the device has finished the stage's work."""
+
+    def __init__(self, sync):
+        self.sync, self.ms = sync, {"world": 0.0, "value": 0.0, "action": 0.0}
+        self.last = time.perf_counter()
+
+    def restart(self) -> None:
+        self.last = time.perf_counter()
+
+    def mark(self, stage: str) -> None:
+        self.sync()
+        now = time.perf_counter()
+        self.ms[stage] += (now - self.last) * 1000
+        self.last = now
 
 
 class LatentPlanner:
@@ -62,6 +65,7 @@ class LatentPlanner:
         self.cfg = cfg
         if backend is not None and backend.cfg != cfg:
             raise ValueError(f"backend {backend.name!r} was built for {backend.cfg}, the planner runs {cfg}")
+        check_feature_time(model, cfg)
         self.backend = backend or Backend(model, cfg)
         self._iter_ms: float | None = None
         self._final_ms: float | None = None
@@ -74,11 +78,8 @@ class LatentPlanner:
     def _values(self, states, z_val: torch.Tensor) -> torch.Tensor:
         return self.backend.values(states, z_val)
 
-    def _actions(self, states, z_val: torch.Tensor, state: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        return self.backend.actions(states, z_val, state, noise)
-
-    def _score(self, values: torch.Tensor) -> torch.Tensor:
-        return snr(self.normalizer.value_inverse(values), self.cfg.snr_eps)
+    def _actions(self, states, value: torch.Tensor, state: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return self.backend.actions(states, value, state, noise)
 
     def _deadline_allows(self, started: float) -> bool:
         if self.cfg.deadline_ms <= 0 or self._iter_ms is None:
@@ -100,8 +101,8 @@ class LatentPlanner:
         if backend is not None and backend.captures_plan:
             return backend.plan(ctx, state, noise, start, self.normalizer)
         g = start or Gaussians.standard(model, state.device, state.dtype)
-        mu_v, sd_v, mu_u, sd_u = g.video_mean, g.video_std, g.value_mean, g.value_std
-        timings = {"world": 0.0, "value": 0.0, "action": 0.0}
+        nets = Networks(self._features, self._values, self._actions)
+        watch = _Stopwatch(self._sync)
         best, mean = [], []
         started = time.perf_counter() if started is None else started
         iterations = 0
@@ -109,47 +110,45 @@ class LatentPlanner:
             if not self._deadline_allows(started):
                 break
             t_iter = time.perf_counter()
-            z_vid = mu_v + sd_v * noise.video[k]
-            t0 = time.perf_counter()
-            states = self._features(ctx, z_vid)
-            self._sync()
-            t1 = time.perf_counter()
-            z_val = mu_u + sd_u * noise.value[k]
-            values = self._values(states, z_val)
-            scores = self._score(values)
-            self._sync()
-            t2 = time.perf_counter()
-            timings["world"] += (t1 - t0) * 1000
-            timings["value"] += (t2 - t1) * 1000
-            mu_u, sd_u = elite_update(mu_u, sd_u, z_val, scores, cfg.value_elite_frac, cfg.alpha_smooth, cfg.sigma_decay)
-            video_scores = scores.view(cfg.M, cfg.N).amax(dim=1)
-            mu_v, sd_v = elite_update(mu_v, sd_v, z_vid, video_scores, cfg.video_elite_frac, cfg.alpha_smooth, cfg.sigma_decay)
+            watch.restart()
+            g, scores = iterate(nets, ctx, g, noise.video[k], noise.value[k], cfg, watch.mark)
             best.append(scores.max())
             mean.append(scores.mean())
             iterations += 1
             ms = (time.perf_counter() - t_iter) * 1000
             self._iter_ms = ms if self._iter_ms is None else 0.8 * self._iter_ms + 0.2 * ms
         t_final = time.perf_counter()
-        z_vid = mu_v + sd_v * noise.final_video
-        states = self._features(ctx, z_vid)
-        self._sync()
-        t0 = time.perf_counter()
-        z_val = mu_u + sd_u * noise.final_value
-        values = self._values(states, z_val)
-        self._sync()
-        t1 = time.perf_counter()
-        actions = self._actions(states, z_val, state, noise.action)
-        self._sync()
-        t2 = time.perf_counter()
-        timings["world"] += (t0 - t_final) * 1000
-        timings["value"] += (t1 - t0) * 1000
-        timings["action"] = (t2 - t1) * 1000
-        timings["total"] = (t2 - started) * 1000
-        final_ms = (t2 - t_final) * 1000
+        watch.restart()
+        actions, values = decode(nets, ctx, g, noise, state, reads_values(model), watch.mark)
+        timings = dict(watch.ms)
+        timings["total"] = (watch.last - started) * 1000
+        final_ms = (watch.last - t_final) * 1000
         self._final_ms = final_ms if self._final_ms is None else 0.8 * self._final_ms + 0.2 * final_ms
-        real_values = self.normalizer.value_inverse(values)
         return PlanTensors(
-            actions=actions[0], values=real_values[0], chosen_snr=snr(real_values, cfg.snr_eps)[0],
-            best_snr=best, mean_snr=mean, iterations=iterations,
-            gaussians=Gaussians(mu_v, sd_v, mu_u, sd_u), timings_ms=timings,
+            actions=actions[0], values=self.normalizer.value_inverse(values)[0],
+            chosen_snr=snr(values, cfg.snr_eps)[0], best_snr=best, mean_snr=mean, iterations=iterations,
+            gaussians=g, timings_ms=timings, chosen_score=score_values(values, cfg.score, cfg.snr_eps)[0],
         )
+
+
+def reads_values(model) -> bool:
+    """Whether the action expert reads the denoised value chunk (`future`) or the value noise."""
+    return getattr(model.cfg, "conditioning", "paper") == "future"
+
+
+def check_feature_time(model, cfg: PlannerConfig) -> None:
+    """A `future` model only knows the feature times it was trained on."""
+    mc = model.cfg
+    if getattr(mc, "conditioning", "paper") != "future":
+        return
+    from ..config.loader import ConfigError
+
+    t = 1.0 - cfg.feature_steps / cfg.S if cfg.feature_steps > 0 else mc.feature_time
+    lo, hi = mc.feature_time_range
+    if not lo - 1e-9 <= t <= hi + 1e-9:
+        raise ConfigError(f"feature_steps: {cfg.feature_steps} of S={cfg.S} takes world features at t={t:.3f}; "
+                          f"this model (conditioning future) was trained on feature times [{lo}, {hi}] "
+                          f"(feature_steps 0 uses its feature_time {mc.feature_time})")
+
+
+__all__ = ["Gaussians", "LatentPlanner", "PlanTensors", "check_feature_time", "reads_values"]

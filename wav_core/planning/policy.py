@@ -25,11 +25,13 @@ class PlanResult:
     values: np.ndarray
     """[H, C] predicted value chunk (reward-to-go per channel; last channel = weighted total)."""
     snr: float
-    """SNR of the chosen candidate's total value."""
+    """SNR of the chosen candidate's total value (normalised space)."""
     iteration_best_snr: list[float] = field(default_factory=list)
     iteration_mean_snr: list[float] = field(default_factory=list)
     iterations: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    score: float = 0.0
+    """The chosen candidate's score (PlannerConfig.score); iteration_* lists hold the same score."""
 
 
 class WAVPolicy:
@@ -109,16 +111,20 @@ class WAVPolicy:
             raise ValueError(f"instruction: got {type(instruction).__name__}, expected a string")
 
     def sample_noise(self, seed: int | None = None, generator: torch.Generator | None = None) -> PlanNoise:
+        """All draws of one plan: from `generator`, else seeded by `seed`, else freshly random."""
         if generator is None:
             generator = torch.Generator(device=self.device)
-            generator.manual_seed(0 if seed is None else seed)
+            if seed is None:
+                generator.seed()
+            else:
+                generator.manual_seed(seed)
         return PlanNoise.sample(self.cfg, self.planner.cfg, generator, self.device)
 
     @torch.no_grad()
     def plan(self, images: np.ndarray, state: np.ndarray, instruction: str | None = None, *,
              seed: int | None = None, noise: PlanNoise | None = None, warm: bool = False) -> PlanResult:
         """images [V, n_history, H, W, 3] uint8 at the model resolution (oldest frame first);
-        state [14] in robot units; `seed` or `noise` fixes the draws; `warm` starts from the last
+        state [14] in robot units; `seed` or `noise` fixes the draws (neither: fresh random draws); `warm` starts from the last
         plan's Gaussians blended toward N(0, I) by `warm_start`."""
         started = time.perf_counter()
         instruction = self.card.instruction if instruction is None else instruction
@@ -137,6 +143,7 @@ class WAVPolicy:
             actions=actions, values=out.values.cpu().numpy(), snr=float(out.chosen_snr),
             iteration_best_snr=[float(x) for x in out.best_snr], iteration_mean_snr=[float(x) for x in out.mean_snr],
             iterations=out.iterations, timings_ms=out.timings_ms,
+            score=float(out.chosen_score) if out.chosen_score is not None else float(out.chosen_snr),
         )
 
 

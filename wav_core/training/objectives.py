@@ -2,9 +2,17 @@
 
 Stage 0 (tokenizer): VAE reconstruction + KL. Stage 1 (world): flow matching on the future latent
 chunk with caption dropout. Stage 2 (value): flow matching on symlog-normalised value chunks with the
-world frozen and its features taken at t = 1 on pure noise. Stage 3 (action): flow matching on the
-action chunk; the world, text and experts train together and the value expert's input is pure noise
-(no value loss).
+world frozen. Stage 3 (action): flow matching on the action chunk (no value loss).
+
+What the experts read depends on the model's `conditioning`:
+- `paper`: world features of pure noise at t = 1; in stage 3 the world, text and experts train
+  together and the value expert's input is pure noise. Both experts learn to ignore the candidate
+  noises, so planning cannot change the decoded action.
+- `future`: world features of the sample's TRUE future noised to a feature time drawn from
+  `feature_time_range`, and for the action expert the value expert's states of the true value chunk
+  (clean, or noised to a random time). Stage 3 trains the action expert alone: the value expert
+  scores world features, so training the world or the text encoder there would move the scorer away
+  from what stage 2 fitted.
 """
 
 from __future__ import annotations
@@ -46,38 +54,71 @@ def world_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=N
     ctx = _context(model, batch, generator, caption_dropout)
     with torch.no_grad():
         x0 = model.tokenizer.latents(batch["future"])
-    t = sample_time(x0.shape[0], generator, x0.device)
+    t = _time(model, x0, generator)
     noise = _randn(x0.shape, x0, generator)
     vel = model.world(ctx.memory, interpolate(x0, noise, t), t, ctx.text, ctx.text_mask)
     loss = flow_loss(vel, x0, noise)
     return loss, {"world": loss.detach()}
 
 
-def _features(model: WAVModel, ctx: Context, generator) -> list[torch.Tensor]:
+def _time(model: WAVModel, like: torch.Tensor, generator) -> torch.Tensor:
+    return sample_time(like.shape[0], generator, like.device, model.cfg.time_sampling)
+
+
+def _uniform(batch: int, low: float, high: float, like: torch.Tensor, generator) -> torch.Tensor:
+    return low + (high - low) * torch.rand(batch, generator=generator, device=like.device, dtype=like.dtype)
+
+
+def _features(model: WAVModel, ctx: Context, batch: dict, generator) -> list[torch.Tensor]:
+    """The world states the value and action experts are trained against (see the module text)."""
     b = ctx.memory.shape[0]
+    if model.cfg.conditioning == "future":
+        with torch.no_grad():
+            x0 = model.tokenizer.latents(batch["future"])
+        t_f = _uniform(b, *model.cfg.feature_time_range, x0, generator)
+        noised = interpolate(x0, _randn(x0.shape, x0, generator), t_f)
+        return model.world_states(ctx.memory, noised, t_f, ctx)
     z = _randn((b, *model.cfg.future_latent_shape), ctx.memory, generator)
     return model.world_features(ctx, z)
 
 
 def value_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=None, **_) -> tuple[torch.Tensor, dict]:
     with torch.no_grad():
-        states = _features(model, _context(model, batch, generator), generator)
+        states = _features(model, _context(model, batch, generator), batch, generator)
     x0 = normalizer.value(batch["values"])
-    t = sample_time(x0.shape[0], generator, x0.device)
+    t = _time(model, x0, generator)
     noise = _randn(x0.shape, x0, generator)
     vel = model.value(interpolate(x0, noise, t), t, model.value.video_kv(states))
     loss = flow_loss(vel, x0, noise)
     return loss, {"value": loss.detach()}
 
 
+def _action_value_states(model: WAVModel, states: list[torch.Tensor], batch: dict, normalizer: Normalizer,
+                         generator) -> list[torch.Tensor]:
+    b = states[0].shape[0]
+    video_kv = model.value.video_kv(states)
+    if model.cfg.conditioning == "future":
+        with torch.no_grad():
+            x0 = normalizer.value(batch["values"])
+            t = _uniform(b, 0.0, 1.0, x0, generator)
+            clean = torch.rand(b, generator=generator, device=x0.device) < model.cfg.value_clean_prob
+            t = torch.where(clean, torch.zeros_like(t), t)
+            noised = interpolate(x0, _randn(x0.shape, x0, generator), t)
+            return model.value(noised, t, video_kv, return_states=True)[1]
+    z_val = _randn((b, *model.cfg.value_shape), states[0], generator)
+    return model.value_states(video_kv, z_val)
+
+
 def action_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=None, **_) -> tuple[torch.Tensor, dict]:
     ctx = _context(model, batch, generator)
-    states = _features(model, ctx, generator)
-    b = ctx.memory.shape[0]
-    z_val = _randn((b, *model.cfg.value_shape), ctx.memory, generator)
-    value_states = model.value_states(model.value.video_kv(states), z_val)
+    if model.cfg.conditioning == "future":
+        with torch.no_grad():
+            states = _features(model, ctx, batch, generator)
+    else:
+        states = _features(model, ctx, batch, generator)
+    value_states = _action_value_states(model, states, batch, normalizer, generator)
     x0 = normalizer.action(batch["actions"])
-    t = sample_time(b, generator, x0.device)
+    t = _time(model, x0, generator)
     noise = _randn(x0.shape, x0, generator)
     vel = model.action(interpolate(x0, noise, t), t, normalizer.state(batch["state"]),
                        model.action.video_kv(states), model.action.value_kv(value_states))
@@ -90,12 +131,14 @@ LOSSES = {"tokenizer": tokenizer_loss, "world": world_loss, "value": value_loss,
 
 def stage_modules(model: WAVModel, stage: str) -> list[nn.Module]:
     """What each stage trains. The tokenizer is trained only in its own stage (like the pretrained,
-    frozen video VAE of the paper); stage 3 trains everything else together."""
+    frozen video VAE of the paper). Stage 3 trains everything else together under `paper`
+    conditioning, and only the action expert under `future` (the scorer stays as stage 2 fitted it)."""
+    action = [model.action] if model.cfg.conditioning == "future" else [model.world, model.text, model.value, model.action]
     return {
         "tokenizer": [model.tokenizer],
         "world": [model.world, model.text],
         "value": [model.value],
-        "action": [model.world, model.text, model.value, model.action],
+        "action": action,
     }[stage]
 
 

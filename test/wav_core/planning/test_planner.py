@@ -118,3 +118,21 @@ def test_bad_inputs_name_the_input_and_expected_shape(images, state, match):
     policy = random_policy("tiny", PlannerConfig(K=1, M=2, N=2, S=2))
     with pytest.raises(ValueError, match=match):
         policy.plan(images, state)
+
+
+def test_plans_without_a_seed_draw_fresh_noise():
+    policy = random_policy("tiny", PlannerConfig(K=0, S=2))
+    h, w = policy.cfg.image_size
+    images = np.zeros((3, 2, h, w, 3), dtype=np.uint8)
+    a, b = (policy.plan(images, np.zeros(14)).actions for _ in range(2))
+    assert not np.allclose(a, b)
+    np.testing.assert_array_equal(policy.plan(images, np.zeros(14), seed=4).actions,
+                                  policy.plan(images, np.zeros(14), seed=4).actions)
+
+
+def test_default_elite_fractions_select():
+    from wav_core.planning import elite_count
+
+    cfg = PlannerConfig()
+    assert elite_count(cfg.video_elite_frac, 8) == 2 and elite_count(cfg.video_elite_frac, 30) == 8
+    assert elite_count(cfg.value_elite_frac, 8 * 4) == 4 and elite_count(cfg.value_elite_frac, 30 * 5) == 15

@@ -54,3 +54,13 @@ def test_elite_update_rejects_mismatched_shapes():
         elite_update(torch.zeros(3), torch.ones(3), torch.zeros(5, 4), torch.zeros(5), 0.5, 0.9, 0.5)
     with pytest.raises(ValueError, match="scores: got shape"):
         elite_update(torch.zeros(3), torch.ones(3), torch.zeros(5, 3), torch.zeros(4), 0.5, 0.9, 0.5)
+
+
+def test_score_values_mean_and_snr_on_the_total_channel():
+    from wav_core.planning import score_values
+
+    values = torch.randn(5, 6, 3)
+    torch.testing.assert_close(score_values(values, "mean"), values[..., -1].mean(1))
+    torch.testing.assert_close(score_values(values, "snr"), snr(values))
+    with pytest.raises(ValueError, match=r"score: got 'max', expected one of \['snr', 'mean'\]"):
+        score_values(values, "max")

@@ -46,11 +46,12 @@ class Backend:
         shared by its N value samples."""
         return self.model.solve_value(self.model.value.video_kv(states), z_val, self.cfg.S)
 
-    def actions(self, states: States, z_val: torch.Tensor, state: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def actions(self, states: States, value: torch.Tensor, state: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Decode the chosen future: the action expert attends to the world states and to the value
-        expert's states on the chosen value noise."""
+        expert's states on `value` (the chosen value noise under `paper` conditioning, the chosen
+        denoised value chunk under `future`; see WAVModel.value_states)."""
         model = self.model
-        value_states = model.value_states(model.value.video_kv(states), z_val)
+        value_states = model.value_states(model.value.video_kv(states), value)
         return model.solve_action(model.action.video_kv(states), model.action.value_kv(value_states),
                                   state, noise, self.cfg.S)
 

@@ -11,27 +11,23 @@ from __future__ import annotations
 
 import torch
 
-from ...model.flow import symexp
 from ...model.normalize import Normalizer
 from ...model.wav import Context
 from ..config import PlannerConfig
-from ..gaussian import elite_update
+from ..gaussian import Gaussians
+from ..iteration import Networks, decode, iterate
 from ..noise import PlanNoise
-from ..planner import Gaussians, PlanTensors
-from ..scoring import snr
+from ..planner import PlanTensors, reads_values
+from ..scoring import score_values, snr
 from .base import Backend
 
 
 class StaticPlan:
     def __init__(self, backend: Backend, normalizer: Normalizer, cfg: PlannerConfig):
-        self.backend, self.cfg = backend, cfg
+        self.backend, self.cfg, self.normalizer = backend, cfg, normalizer
         mc = backend.model.cfg
         dev = backend.device
         z = dict(device=dev, dtype=torch.float32)
-        # The value un-normalisation as device constants: building them per call would copy from
-        # the host inside the captured region.
-        self.value_mean = torch.tensor(normalizer.value_mean, **z)
-        self.value_std = torch.tensor(normalizer.value_std, **z).clamp(min=1e-6)
         self.ctx: Context | None = None
         self.state = torch.zeros(1, mc.state_dim, **z)
         # Placeholder draws (overwritten by every load) from a private generator, not the global one.
@@ -40,7 +36,7 @@ class StaticPlan:
         h, c = mc.value_shape
         self.out = {
             "actions": torch.zeros(mc.action_horizon, mc.action_dim, **z), "values": torch.zeros(h, c, **z),
-            "chosen_snr": torch.zeros((), **z), "best_snr": torch.zeros(cfg.K, **z), "mean_snr": torch.zeros(cfg.K, **z),
+            "chosen_snr": torch.zeros((), **z), "chosen_score": torch.zeros((), **z), "best_snr": torch.zeros(cfg.K, **z), "mean_snr": torch.zeros(cfg.K, **z),
             "gaussians": Gaussians.standard(backend.model, dev),
         }
 
@@ -64,43 +60,33 @@ class StaticPlan:
             getattr(self.start, name).copy_(getattr(src, name))
         return fresh
 
-    def _score(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        real = symexp(values) * self.value_std + self.value_mean
-        return real, snr(real, self.cfg.snr_eps)
-
     def run(self) -> None:
-        """The plan: K iterations of sample -> world features -> value solve -> SNR -> elite updates,
-        then the final decode. Same order of operations as LatentPlanner.plan."""
-        cfg, be, noise, out = self.cfg, self.backend, self.noise, self.out
-        mu_v, sd_v, mu_u, sd_u = self.start.video_mean, self.start.video_std, self.start.value_mean, self.start.value_std
+        """The plan, as the eager planner runs it (the same `iterate` and `decode`), writing into the
+        output buffers; values stay normalised here and are converted to robot units in `result`,
+        outside any captured region."""
+        cfg, noise, out = self.cfg, self.noise, self.out
+        nets = Networks.of(self.backend)
+        g = self.start
         for k in range(cfg.K):
-            z_vid = mu_v + sd_v * noise.video[k]
-            states = be.features(self.ctx, z_vid)
-            z_val = mu_u + sd_u * noise.value[k]
-            _, scores = self._score(be.values(states, z_val))
-            mu_u, sd_u = elite_update(mu_u, sd_u, z_val, scores, cfg.value_elite_frac, cfg.alpha_smooth, cfg.sigma_decay)
-            video_scores = scores.view(cfg.M, cfg.N).amax(dim=1)
-            mu_v, sd_v = elite_update(mu_v, sd_v, z_vid, video_scores, cfg.video_elite_frac, cfg.alpha_smooth, cfg.sigma_decay)
+            g, scores = iterate(nets, self.ctx, g, noise.video[k], noise.value[k], cfg)
             out["best_snr"][k].copy_(scores.max())
             out["mean_snr"][k].copy_(scores.mean())
-        z_vid = mu_v + sd_v * noise.final_video
-        states = be.features(self.ctx, z_vid)
-        z_val = mu_u + sd_u * noise.final_value
-        real, chosen = self._score(be.values(states, z_val))
-        actions = be.actions(states, z_val, self.state, noise.action)
+        actions, values = decode(nets, self.ctx, g, noise, self.state, reads_values(self.backend.model))
         out["actions"].copy_(actions[0])
-        out["values"].copy_(real[0])
-        out["chosen_snr"].copy_(chosen[0])
-        g = out["gaussians"]
-        for dst, src in zip((g.video_mean, g.video_std, g.value_mean, g.value_std), (mu_v, sd_v, mu_u, sd_u)):
-            dst.copy_(src)
+        out["values"].copy_(values[0])
+        out["chosen_snr"].copy_(snr(values, cfg.snr_eps)[0])
+        out["chosen_score"].copy_(score_values(values, cfg.score, cfg.snr_eps)[0])
+        dst = out["gaussians"]
+        for name in ("video_mean", "video_std", "value_mean", "value_std"):
+            getattr(dst, name).copy_(getattr(g, name))
 
     def result(self, timings_ms: dict[str, float]) -> PlanTensors:
         """Copies of the output buffers (the next replay overwrites them)."""
         out = self.out
         g = out["gaussians"]
         return PlanTensors(
-            actions=out["actions"].clone(), values=out["values"].clone(), chosen_snr=out["chosen_snr"].clone(),
+            actions=out["actions"].clone(), values=self.normalizer.value_inverse(out["values"].clone()),
+            chosen_snr=out["chosen_snr"].clone(), chosen_score=out["chosen_score"].clone(),
             best_snr=list(out["best_snr"].clone().unbind(0)), mean_snr=list(out["mean_snr"].clone().unbind(0)),
             iterations=self.cfg.K,
             gaussians=Gaussians(g.video_mean.clone(), g.video_std.clone(), g.value_mean.clone(), g.value_std.clone()),

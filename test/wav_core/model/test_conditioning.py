@@ -1,0 +1,137 @@
+"""`conditioning: future`: the value and action experts read the future the world imagines, so the
+planned video noise reaches the decoded action; the options round-trip and bad values fail at load."""
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from wav_core.config.loader import ConfigError, from_dict, to_dict
+from wav_core.model.config import ModelConfig
+from wav_core.model.files import ModelCard, load_model, save_model
+from wav_core.model.flow import sample_time
+from wav_core.model.presets import tiny
+from wav_core.model.wav import WAVModel
+from wav_core.planning import PlannerConfig, WAVPolicy
+from wav_core.planning.gaussian import Gaussians
+from wav_core.planning.iteration import Networks, decode
+from wav_core.planning.noise import PlanNoise
+from wav_core.planning.planner import reads_values
+
+
+def random_model(conditioning: str, seed: int = 0, **kw) -> WAVModel:
+    torch.manual_seed(seed)
+    model = WAVModel(dataclasses.replace(tiny(), conditioning=conditioning, **kw))
+    with torch.no_grad():
+        for p in model.parameters():
+            if not p.any():
+                p.normal_(0.0, 0.05)
+    return model.eval()
+
+
+def observation(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    cfg = model.cfg
+    h, w = cfg.image_size
+    hist = torch.rand(1, len(cfg.views), cfg.n_history, 3, h, w, generator=g)
+    return model.context(hist, ["open the drawer"]), torch.zeros(1, cfg.state_dim)
+
+
+def test_options_round_trip_through_model_files(tmp_path):
+    model = random_model("future", feature_time=0.4, feature_time_range=(0.2, 0.6), time_sampling="beta",
+                         value_clean_prob=0.3)
+    save_model(tmp_path / "m", model, ModelCard(config=model.cfg, cameras=list(model.cfg.views)))
+    loaded, card = load_model(tmp_path / "m")
+    assert (card.config.conditioning, card.config.feature_time, tuple(card.config.feature_time_range),
+            card.config.time_sampling, card.config.value_clean_prob) == ("future", 0.4, (0.2, 0.6), "beta", 0.3)
+    a = WAVPolicy(model, ModelCard(config=model.cfg, cameras=list(model.cfg.views)), PlannerConfig(K=1, M=4, N=2, S=2))
+    b = WAVPolicy(loaded, card, PlannerConfig(K=1, M=4, N=2, S=2))
+    h, w = model.cfg.image_size
+    images = np.random.default_rng(0).integers(0, 255, (3, 2, h, w, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(a.plan(images, np.zeros(14), seed=3).actions, b.plan(images, np.zeros(14), seed=3).actions)
+
+
+@pytest.mark.parametrize("key, value, allowed", [
+    ("conditioning", "dreamer", "['paper', 'future']"),
+    ("time_sampling", "cosine", "['logit_normal', 'uniform', 'beta']"),
+])
+def test_unknown_option_values_fail_at_load_with_the_key_and_allowed_values(key, value, allowed):
+    with pytest.raises(ConfigError, match=rf"{key}: got '{value}', expected one of {re.escape(allowed)}"):
+        from_dict(ModelConfig, {**to_dict(tiny()), key: value}, "model")
+
+
+def test_unknown_score_fails_at_load_with_the_allowed_values():
+    with pytest.raises(ConfigError, match=r"score: got 'max', expected one of \['snr', 'mean'\]"):
+        from_dict(PlannerConfig, {"score": "max"}, "planner")
+
+
+def test_feature_time_outside_the_trained_range_is_refused():
+    with pytest.raises(ConfigError, match=r"feature_time: got 0.9"):
+        dataclasses.replace(tiny(), conditioning="future", feature_time=0.9).validate()
+    model = random_model("future")
+    card = ModelCard(config=model.cfg, cameras=list(model.cfg.views))
+    with pytest.raises(ConfigError, match=r"feature_steps: 1 of S=10 takes world features at t=0.900"):
+        WAVPolicy(model, card, PlannerConfig(K=1, M=4, N=2, S=10, feature_steps=1))
+
+
+def test_future_features_are_taken_on_the_denoised_candidate_at_the_feature_time():
+    model = random_model("future", feature_time=0.5)
+    assert model.feature_time(0, 10) == 0.5
+    assert model.feature_time(3, 10) == pytest.approx(0.7)
+    assert random_model("paper").feature_time(0, 10) == 1.0
+    ctx, _ = observation(model)
+    z = torch.randn(2, *model.cfg.future_latent_shape)
+    # The world moves each candidate toward its imagined future before its states are read.
+    states = model.world_features(ctx, z, 0, 10)
+    direct = model.world_states(ctx.memory, z, 0.5, ctx)
+    assert not torch.allclose(states[-1], direct[-1])
+
+
+def _decoded(model, ctx, state, z_vid, z_val, a):
+    noise = PlanNoise(video=torch.zeros(0), value=torch.zeros(0), final_video=z_vid, final_value=z_val, action=a)
+    from wav_core.planning.backend.base import Backend
+    nets = Networks.of(Backend(model, PlannerConfig(K=0, M=1, N=1, S=4)))
+    return decode(nets, ctx, Gaussians.standard(model, "cpu"), noise, state, reads_values(model))
+
+
+def test_future_action_follows_the_planned_video_through_the_value_it_expects():
+    """The action expert's own view of the world is cut, so the only route from the video noise to
+    the action is through the value expert's states of the value chunk it expects in that future."""
+    model = random_model("future", seed=1)
+    with torch.no_grad():
+        for blk in model.action.blocks:
+            blk.video_attn.out.weight.zero_()
+            blk.video_attn.out.bias.zero_()
+    ctx, state = observation(model)
+    g = torch.Generator().manual_seed(0)
+    z_val = torch.randn(1, *model.cfg.value_shape, generator=g)
+    a = torch.randn(1, model.cfg.action_horizon, model.cfg.action_dim, generator=g)
+    act1, val1 = _decoded(model, ctx, state, torch.randn(1, *model.cfg.future_latent_shape, generator=g), z_val, a)
+    act2, val2 = _decoded(model, ctx, state, torch.randn(1, *model.cfg.future_latent_shape, generator=g), z_val, a)
+    assert (val1 - val2).abs().max() > 1e-4
+    assert (act1 - act2).abs().max() > 1e-5
+    # Cut the value route too: the action no longer depends on the video noise.
+    with torch.no_grad():
+        for blk in model.action.blocks:
+            blk.value_attn.out.weight.zero_()
+            blk.value_attn.out.bias.zero_()
+    act1, _ = _decoded(model, ctx, state, torch.randn(1, *model.cfg.future_latent_shape, generator=g), z_val, a)
+    act2, _ = _decoded(model, ctx, state, torch.randn(1, *model.cfg.future_latent_shape, generator=g), z_val, a)
+    torch.testing.assert_close(act1, act2)
+
+
+def test_time_sampling_kinds():
+    g = torch.Generator().manual_seed(0)
+    n = 20000
+    frac = {k: float((sample_time(n, g, kind=k) > 0.9).float().mean()) for k in ("logit_normal", "uniform", "beta")}
+    assert frac["logit_normal"] < 0.03
+    assert 0.08 < frac["uniform"] < 0.12
+    assert frac["beta"] > frac["uniform"]
+    t = sample_time(n, g, kind="beta")
+    assert float(t.min()) >= 0 and float(t.max()) <= 1
+    with pytest.raises(ValueError, match="time_sampling: got 'cosine'"):
+        sample_time(4, g, kind="cosine")
+
+
