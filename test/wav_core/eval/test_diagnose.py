@@ -1,0 +1,83 @@
+"""`wav diagnose` tells a model whose action follows the plan from one whose action cannot."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from wav_core.eval.diagnose import Observation, diagnose, spearman
+from wav_core.model.files import ModelCard, save_model
+from wav_core.planning import PlannerConfig, WAVPolicy
+from wav_core.planning.policy import random_policy
+
+
+def _observations(policy, n=2):
+    rng = np.random.default_rng(0)
+    return [Observation(rng.integers(0, 255, policy.image_shape, dtype=np.uint8), np.zeros(14), "open the drawer")
+            for _ in range(n)]
+
+
+def _cut_action_from_the_plan(policy):
+    """The action expert no longer attends to the world or the value expert: only its own flow noise
+    (and the observation) shapes the chunk."""
+    with torch.no_grad():
+        for blk in policy.model.action.blocks:
+            for attn in (blk.video_attn, blk.value_attn):
+                attn.out.weight.zero_()
+                attn.out.bias.zero_()
+
+
+def test_diagnose_separates_a_plan_following_action_from_an_inert_one():
+    follows = random_policy("tiny", PlannerConfig(K=0, S=3))
+    inert = random_policy("tiny", PlannerConfig(K=0, S=3))
+    _cut_action_from_the_plan(inert)
+    a = diagnose(follows, _observations(follows), variants=6)["action_spread"]
+    b = diagnose(inert, _observations(inert), variants=6)["action_spread"]
+    assert a["video"] > 1e-3 and a["value"] > 1e-3
+    assert b["video"] < 1e-6 and b["value"] < 1e-6
+    assert b["action_noise"] > 1e-3  # the inert model still decodes: its spread is its own noise
+
+
+def test_spearman_is_rank_correlation():
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    assert spearman(x, x ** 3) == pytest.approx(1.0)
+    assert spearman(x, -x) == pytest.approx(-1.0)
+    assert spearman(x, np.ones(4)) == 0.0
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "wav_core.cli.main", "diagnose", *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_cli_writes_the_figures_for_held_out_data(tmp_path, tiny_dataset):
+    policy = random_policy("tiny")
+    save_model(tmp_path / "m", policy.model, ModelCard(config=policy.cfg, cameras=list(policy.cfg.views)))
+    out = tmp_path / "d.json"
+    r = _run("--model", str(tmp_path / "m"), "--data", str(tiny_dataset), "--episodes", "1",
+             "--ticks-per-episode", "2", "--variants", "3", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    result = json.loads(out.read_text())
+    assert set(result["action_spread"]) == {"video", "value", "action_noise"}
+    assert "video" in result["value_spread"] and "spearman" in result["value_rank"]
+    assert "video noise" in r.stdout
+
+
+def test_cli_bad_model_or_data_names_the_problem_and_writes_nothing(tmp_path, tiny_dataset):
+    out = tmp_path / "d.json"
+    r = _run("--model", str(tmp_path / "missing"), "--data", str(tiny_dataset), "--json", str(out))
+    assert r.returncode == 2 and "missing: model directory not found" in r.stderr
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "model.yaml").write_text("config: {conditioning: dreamer}\n")
+    r = _run("--model", str(tmp_path / "bad"), "--data", str(tiny_dataset), "--json", str(out))
+    assert r.returncode == 2 and "conditioning: got 'dreamer'" in r.stderr
+    policy = random_policy("tiny")
+    cfg = policy.cfg
+    cfg.views = ["cam_high", "cam_left_wrist", "cam_elbow"]
+    save_model(tmp_path / "m", policy.model, ModelCard(config=cfg, cameras=list(cfg.views)))
+    r = _run("--model", str(tmp_path / "m"), "--data", str(tiny_dataset), "--json", str(out))
+    assert r.returncode == 2 and "cameras ['cam_elbow'] of the model are not in the dataset" in r.stderr
+    assert not out.exists()

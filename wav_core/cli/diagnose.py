@@ -1,0 +1,60 @@
+"""`wav diagnose`: does the plan reach the decoded action, and does the value rank futures?"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("diagnose", help="how much the decoded action follows the planned video and value noise")
+    p.add_argument("--model", required=True, help="model directory")
+    p.add_argument("--data", help="imported dataset of held-out episodes: observations at evenly spaced ticks, "
+                                  "and the value ranking against their true reward-to-go")
+    p.add_argument("--task", default="drawer", help="simulated task for closed-loop observations (without --data)")
+    p.add_argument("--episodes", type=int, default=4, help="episodes (held-out or simulated) to diagnose")
+    p.add_argument("--ticks-per-episode", type=int, default=5)
+    p.add_argument("--variants", type=int, default=8, help="noise draws per source and observation")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--K", type=int, default=0, help="planner iterations for closed-loop and calibration plans")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--json", required=True, help="output JSON file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..eval.calibration import value_calibration
+    from ..eval.diagnose import check_dataset_matches, dataset_observations, diagnose, report_lines
+    from ..planning import PlannerConfig, WAVPolicy
+
+    for key in ("episodes", "ticks_per_episode", "variants"):
+        if getattr(args, key) < 1:
+            raise ValueError(f"--{key.replace('_', '-')}: got {getattr(args, key)}, expected >= 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.json)
+    policy = WAVPolicy.load(args.model, PlannerConfig(K=args.K))
+    calibration = None
+    if args.data is not None:
+        check_dataset_matches(policy, args.data)
+        observations = dataset_observations(policy, args.data, args.ticks_per_episode, args.episodes)
+        calibration = value_calibration(policy, args.data, args.ticks_per_episode, args.seed, progress=False)
+        source = {"data": str(args.data)}
+    else:
+        from ..eval.diagnose_sim import sim_observations
+
+        observations = sim_observations(policy, args.task, args.seed, args.episodes, args.ticks_per_episode)
+        source = {"task": args.task, "seeds": [args.seed + i for i in range(args.episodes)]}
+    result = {"model": str(args.model), **source, **diagnose(policy, observations, args.variants, args.seed, calibration)}
+    for line in report_lines(result):
+        print(line)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(result, indent=2))
+    os.replace(tmp, out)
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,154 @@
+"""Does the plan reach the action? Sensitivity of the decoded chunk to each of the plan's noises.
+
+A plan chooses a video noise and a value noise; the action expert then decodes with its own flow
+noise. If the decoded chunk barely moves when the video or the value noise changes, planning cannot
+change what the robot does, whatever the planner finds. At each observation the decode the planner
+runs (`iteration.decode`) is repeated with one noise varied and the others held fixed:
+
+- action_spread.{video,value,action_noise}: std of the normalised action chunk across the variants,
+  averaged over steps and joints;
+- value_spread.video: std across video variants of the predicted total value (normalised, mean
+  over the chunk), at a fixed value noise: whether the value module tells futures apart;
+- value_rank.spearman: rank correlation of predicted and true reward-to-go on held-out episodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..planning.gaussian import Gaussians
+from ..planning.iteration import Networks, decode
+from ..planning.noise import PlanNoise
+from ..planning.planner import reads_values
+from ..planning.policy import WAVPolicy
+
+SOURCES = ("video", "value", "action_noise")
+
+
+@dataclass
+class Observation:
+    images: np.ndarray  # [V, n_history, H, W, 3] uint8 at the model resolution
+    state: np.ndarray  # [14] robot units
+    instruction: str
+
+
+@torch.no_grad()
+def spreads_at(policy: WAVPolicy, obs: Observation, variants: int = 8, seed: int = 0) -> dict[str, float]:
+    """The spreads at one observation (keys: the three action sources and `value_video`)."""
+    if variants < 2:
+        raise ValueError(f"variants: got {variants}, expected >= 2")
+    model, dev = policy.model, policy.device
+    cfg = model.cfg
+    hist = torch.from_numpy(np.ascontiguousarray(obs.images)).to(dev).permute(0, 1, 4, 2, 3).float() / 255.0
+    backend = policy.planner.backend
+    ctx = backend.context(hist[None], [obs.instruction])
+    state = policy.card.normalization.state(torch.as_tensor(np.asarray(obs.state, dtype=np.float32), device=dev))
+    state = state[None].expand(variants, -1)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+
+    def draw(*shape):
+        return torch.randn(*shape, generator=gen, device=dev)
+
+    base = {"video": draw(1, *cfg.future_latent_shape), "value": draw(1, *cfg.value_shape),
+            "action_noise": draw(1, cfg.action_horizon, cfg.action_dim)}
+    fresh = {k: draw(variants, *v.shape[1:]) for k, v in base.items()}
+    nets = Networks.of(backend)
+    g = Gaussians.standard(model, dev)
+    empty = torch.zeros(0, device=dev)
+    out = {}
+    for source in SOURCES:
+        pick = {k: (fresh[k] if k == source else v.expand(variants, *v.shape[1:])) for k, v in base.items()}
+        noise = PlanNoise(video=empty, value=empty, final_video=pick["video"], final_value=pick["value"],
+                          action=pick["action_noise"])
+        actions, values = decode(nets, ctx, g, noise, state, reads_values(model))
+        out[source] = float(actions.std(dim=0, correction=0).mean())
+        if source == "video":
+            out["value_video"] = float(values[..., -1].mean(dim=1).std(correction=0))
+    return out
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Rank correlation (average ranks for ties); 0 when either side is constant."""
+    def ranks(x):
+        order = np.argsort(x, kind="stable")
+        r = np.empty(len(x))
+        r[order] = np.arange(len(x))
+        for v in np.unique(x):
+            same = x == v
+            r[same] = r[same].mean()
+        return r
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) < 2 or a.std() == 0 or b.std() == 0:
+        return 0.0
+    return float(np.corrcoef(ranks(a), ranks(b))[0, 1])
+
+
+def diagnose(policy: WAVPolicy, observations: list[Observation], variants: int = 8, seed: int = 0,
+             calibration: dict | None = None) -> dict:
+    """Mean spreads over `observations`, and the value ranking from a `value_calibration` result."""
+    if not observations:
+        raise ValueError("observations: none given; diagnose needs at least one observation")
+    per = [spreads_at(policy, o, variants, seed + i) for i, o in enumerate(observations)]
+    result = {
+        "observations": len(observations), "variants": variants,
+        "conditioning": policy.cfg.conditioning,
+        "action_spread": {s: float(np.mean([p[s] for p in per])) for s in SOURCES},
+        "value_spread": {"video": float(np.mean([p["value_video"] for p in per]))},
+    }
+    if calibration is not None:
+        true = [p["true"] for p in calibration["points"]]
+        pred = [p["predicted"] for p in calibration["points"]]
+        result["value_rank"] = {"spearman": spearman(np.array(true), np.array(pred)),
+                                "pearson": calibration["pearson_r"], "points": len(true)}
+    return result
+
+
+def dataset_observations(policy: WAVPolicy, dataset_dir, ticks_per_episode: int = 5,
+                         max_episodes: int | None = None) -> list[Observation]:
+    """Evenly spaced ticks of each episode of an imported dataset, as the policy sees them."""
+    from ..data.torch_dataset import SampleSpec, WavDataset
+
+    check_dataset_matches(policy, dataset_dir)
+    ds = WavDataset(str(dataset_dir), SampleSpec.for_model(policy.cfg))
+    starts = np.cumsum([0] + [e.ticks for e in ds.data.episodes])
+    out = []
+    for ep, info in enumerate(ds.data.episodes[:max_episodes]):
+        ticks = np.unique(np.linspace(0, info.ticks - 1, min(ticks_per_episode, info.ticks)).round().astype(int))
+        for t in ticks:
+            sample = ds[int(starts[ep] + t)]
+            images = (sample["history"].permute(0, 1, 3, 4, 2).numpy() * 255).round().astype(np.uint8)
+            out.append(Observation(images, sample["state"].numpy().astype(np.float64), sample["instruction"]))
+    return out
+
+
+def check_dataset_matches(policy: WAVPolicy, dataset_dir) -> None:
+    """A dataset the model cannot read fails here, naming the mismatch."""
+    from ..data.dataset import load_dataset
+
+    data = load_dataset(dataset_dir)
+    missing = [v for v in policy.cfg.views if v not in data.cameras]
+    if missing:
+        raise ValueError(f"{dataset_dir}: cameras {missing} of the model are not in the dataset (it has {data.cameras})")
+    if len(data.joint_names) != policy.cfg.state_dim:
+        raise ValueError(f"{dataset_dir}: {len(data.joint_names)} joints {data.joint_names}, "
+                         f"the model expects {policy.cfg.state_dim} {policy.card.joints}")
+
+
+def report_lines(result: dict) -> list[str]:
+    a, v = result["action_spread"], result["value_spread"]
+    lines = [f"conditioning {result['conditioning']}: {result['observations']} observations x {result['variants']} variants",
+             "spread of the decoded action chunk (normalised units) when only this noise varies:",
+             f"  video noise   {a['video']:.4f}", f"  value noise   {a['value']:.4f}",
+             f"  action noise  {a['action_noise']:.4f}",
+             f"spread of the predicted total value across video noises: {v['video']:.4f}"]
+    if "value_rank" in result:
+        r = result["value_rank"]
+        lines.append(f"value ranking on held-out ticks: spearman {r['spearman']:.3f}, pearson {r['pearson']:.3f} "
+                     f"({r['points']} ticks)")
+    if a["video"] < 0.05 * max(a["action_noise"], 1e-12) and a["value"] < 0.05 * max(a["action_noise"], 1e-12):
+        lines.append("the plan barely reaches the action: planning cannot change what the robot does")
+    return lines
