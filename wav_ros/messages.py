@@ -1,4 +1,5 @@
-"""Message builders shared by the nodes: the per-arm `joint_ctrl_single` command, the action chunk."""
+"""Message builders shared by the nodes: the per-arm `joint_ctrl_single` command, the action chunk,
+camera images in the encodings real cameras send."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sensor_msgs.msg import Image, JointState
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from wav_core.config.robot import RobotConfig
+from wav_core.data.image_encodings import from_rgb
 
 
 def arm_commands(robot: RobotConfig, q14: np.ndarray, stamp) -> list[JointState]:
@@ -36,9 +38,16 @@ def action_chunk(robot: RobotConfig, actions: np.ndarray, tick_hz: float, stamp,
     return msg
 
 
-def rgb_image(img: np.ndarray, stamp, frame_id: str = "") -> Image:
-    """An HxWx3 uint8 array as a `sensor_msgs/Image` in rgb8."""
-    msg = Image(height=img.shape[0], width=img.shape[1], encoding="rgb8", step=img.shape[1] * 3, data=img.tobytes())
+def camera_image(img: np.ndarray, stamp, frame_id: str = "", encoding: str = "rgb8") -> Image:
+    """An HxWx3 uint8 RGB array as the `sensor_msgs/Image` a camera sending `encoding` publishes
+    (any of wav_core's SUPPORTED_ENCODINGS; 16-bit data little-endian)."""
+    rows = from_rgb(img, encoding)
+    msg = Image(height=img.shape[0], width=img.shape[1], encoding=encoding, is_bigendian=0, step=rows.shape[1], data=rows.tobytes())
     msg.header.stamp = stamp
     msg.header.frame_id = frame_id
     return msg
+
+
+def rgb_image(img: np.ndarray, stamp, frame_id: str = "") -> Image:
+    """An HxWx3 uint8 array as a `sensor_msgs/Image` in rgb8."""
+    return camera_image(img, stamp, frame_id, "rgb8")

@@ -4,7 +4,8 @@ A training sample needs (history + future) frames of every camera: decoding that
 full-resolution JPEGs costs ~20 ms per sample on one core, which starves a GPU. The cache is a
 memory-mapped .npy that all loader workers share through the page cache; reading a frame costs
 microseconds. Its pixels come from the same `resize_image`, so the samples are identical with and
-without it: the cache changes speed, never data.
+without it: the cache changes speed, never data. The index records the resize filter
+(`RESIZE_METHOD`); a cache made with another one (or before filters were recorded) is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from ..parallel import job_results
 from .dataset import META, Dataset, decode_frame, load_dataset
 from .errors import DatasetError
-from .resize import resize_image
+from .resize import RESIZE_METHOD, resize_image
 
 CACHE_DIR = "cache"
 
@@ -81,7 +82,7 @@ def build_frame_cache(dataset_dir: str | Path, size: tuple[int, int], workers: i
         os.replace(tmp, frames_path)
     finally:
         tmp.unlink(missing_ok=True)
-    index = {"size": [h, w], "cameras": data.cameras, "dataset_meta_sha256": _meta_digest(dataset_dir),
+    index = {"size": [h, w], "cameras": data.cameras, "resize": RESIZE_METHOD, "dataset_meta_sha256": _meta_digest(dataset_dir),
              "episodes": [{"file": e.path.name, "offset": int(offsets[i]), "ticks": e.ticks}
                           for i, e in enumerate(data.episodes)]}
     index_tmp = index_path.with_name(f".{index_path.name}.tmp")
@@ -121,7 +122,11 @@ def open_frame_cache(dataset_dir: str | Path, data: Dataset, size: tuple[int, in
     index = json.loads(index_path.read_text())
     expected = [{"file": e.path.name, "ticks": e.ticks} for e in data.episodes]
     have = [{"file": e["file"], "ticks": e["ticks"]} for e in index["episodes"]]
+    rebuild = f"rebuild it with `wav data cache {dataset_dir} --size {size[0]}x{size[1]}` or delete it"
     if index.get("dataset_meta_sha256") != _meta_digest(Path(dataset_dir)) or have != expected:
-        raise DatasetError(f"{frames_path}: frame cache built for another version of this dataset; "
-                           f"rebuild it with `wav data cache {dataset_dir} --size {size[0]}x{size[1]}` or delete it")
+        raise DatasetError(f"{frames_path}: frame cache built for another version of this dataset; {rebuild}")
+    if index.get("resize") != RESIZE_METHOD:
+        made = index.get("resize", "PIL bilinear (an older version)")
+        raise DatasetError(f"{frames_path}: stale frame cache: its frames were resized with {made}, "
+                           f"this version resizes with {RESIZE_METHOD} (what the live node feeds the model); {rebuild}")
     return FrameCache(frames_path, index)

@@ -1,23 +1,30 @@
 """ROS message -> numpy conversion, shared by bag import, offline replay and the live node.
 
 Duck-typed on the ROS field names (`header.stamp.sec/nanosec`, `encoding`, `height`, `width`,
-`step`, `data`, `format`, `name`, `position`), so the same code accepts messages deserialized by
-the `rosbags` typestore and rclpy messages without importing either.
+`step`, `is_bigendian`, `data`, `format`, `name`, `position`), so the same code accepts messages
+deserialized by the `rosbags` typestore and rclpy messages without importing either.
+
+Raw images go through cv_bridge where a system ROS 2 provides it and through our OpenCV converter
+(`image_encodings`) elsewhere; both make the same OpenCV calls, so training data recorded on one
+machine and frames seen live on another get identical pixels.
 """
 
 from __future__ import annotations
 
-import io
+import functools
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
-from PIL import Image as PILImage
 
 from .errors import MessageError
+from .image_encodings import SUPPORTED_ENCODINGS, as_bytes, check_image, to_rgb
 
-_CHANNELS = {"rgb8": 3, "bgr8": 3, "mono8": 1}
-SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_CHANNELS)
 SUPPORTED_COMPRESSED: tuple[str, ...] = ("jpeg", "png")
+BACKENDS: tuple[str, ...] = ("cv_bridge", "opencv")
+
+__all__ = ["BACKENDS", "SUPPORTED_COMPRESSED", "SUPPORTED_ENCODINGS", "camera_to_rgb", "compressed_to_rgb",
+           "decode_compressed", "image_backend", "image_to_rgb", "joint_positions", "stamp_ns"]
 
 
 def stamp_ns(msg: object) -> int:
@@ -26,64 +33,75 @@ def stamp_ns(msg: object) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def _as_bytes(data: object) -> np.ndarray:
-    if isinstance(data, np.ndarray):
-        return data.reshape(-1).view(np.uint8) if data.dtype != np.uint8 else data.reshape(-1)
+@functools.cache
+def _bridge() -> object | None:
     try:
-        # bytes, memoryview and rclpy's array.array('B') all expose the buffer protocol.
-        return np.frombuffer(memoryview(data), dtype=np.uint8)  # type: ignore[arg-type]
-    except TypeError:
-        return np.asarray(data, dtype=np.uint8).reshape(-1)
+        from cv_bridge import CvBridge
+    except ImportError:
+        return None
+    return CvBridge()
 
 
-def image_to_rgb(msg: object, topic: str = "") -> np.ndarray:
-    """`sensor_msgs/Image` (rgb8, bgr8, mono8; rows may be padded to `step`) -> HxWx3 uint8 RGB."""
-    encoding = str(getattr(msg, "encoding", "")).lower()
-    if encoding not in _CHANNELS:
-        raise MessageError(topic, "encoding", f"got {encoding!r}, expected one of {list(SUPPORTED_ENCODINGS)}")
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)  # type: ignore[attr-defined]
-    if height <= 0 or width <= 0:
-        raise MessageError(topic, "height/width", f"got {height}x{width}, expected a non-empty image")
-    channels = _CHANNELS[encoding]
-    row = width * channels
-    if step < row:
-        raise MessageError(topic, "step", f"got {step}, expected >= width*channels = {row}")
-    data = _as_bytes(msg.data)  # type: ignore[attr-defined]
-    if data.size != step * height:
-        raise MessageError(topic, "data", f"got {data.size} bytes, expected step*height = {step}*{height} = {step * height}")
-    pixels = data.reshape(height, step)[:, :row].reshape(height, width, channels)
-    if encoding == "rgb8":
-        return np.ascontiguousarray(pixels)
-    if encoding == "bgr8":
-        return np.ascontiguousarray(pixels[:, :, ::-1])
-    return np.repeat(pixels, 3, axis=2)
+def image_backend() -> str:
+    """'cv_bridge' where a system ROS 2 provides it, else 'opencv' (our converter)."""
+    return "cv_bridge" if _bridge() is not None else "opencv"
+
+
+# Encodings the installed cv_bridge turned down (older releases lack e.g. 'uyvy'/'yuyv'): those
+# go through our converter, which makes the same OpenCV call.
+_bridge_refused: set[str] = set()
+
+
+def image_to_rgb(msg: object, topic: str = "", backend: str | None = None) -> np.ndarray:
+    """`sensor_msgs/Image` in any of SUPPORTED_ENCODINGS -> HxWx3 uint8 RGB.
+
+    Rows may be padded to `step`; 16-bit data follows `is_bigendian`. `backend` is 'cv_bridge' or
+    'opencv'; None picks cv_bridge when it is importable. Either way the message is checked first,
+    so a bad one raises the same MessageError (topic, field, expectation) on every machine.
+    """
+    if backend not in (None, *BACKENDS):
+        raise ValueError(f"backend: got {backend!r}, expected None or one of {list(BACKENDS)}")
+    check_image(msg, topic)
+    bridge = _bridge() if backend in (None, "cv_bridge") else None
+    if backend == "cv_bridge" and bridge is None:
+        raise RuntimeError("image_to_rgb: backend 'cv_bridge' requested but cv_bridge cannot be imported (source a ROS 2 that has it)")
+    encoding = str(msg.encoding)  # type: ignore[attr-defined]
+    if bridge is not None and encoding not in _bridge_refused:
+        try:
+            out = bridge.imgmsg_to_cv2(msg, desired_encoding="rgb8")  # type: ignore[attr-defined]
+        except Exception:
+            # The message passed check_image, so only an encoding this cv_bridge lacks fails here.
+            if backend == "cv_bridge":
+                raise
+            _bridge_refused.add(encoding)
+        else:
+            return np.ascontiguousarray(out, dtype=np.uint8)
+    return to_rgb(msg, topic)
 
 
 def decode_compressed(data: bytes | np.ndarray, topic: str = "", field: str = "data") -> np.ndarray:
-    """JPEG/PNG bytes -> HxWx3 uint8 RGB; corrupt or truncated bytes raise MessageError."""
-    buf = _as_bytes(data)
+    """JPEG/PNG bytes -> HxWx3 uint8 RGB (OpenCV, as cv_bridge decodes); corrupt or truncated
+    bytes raise MessageError."""
+    buf = as_bytes(data)
     if buf.size == 0:
         raise MessageError(topic, field, "empty image data, expected JPEG or PNG bytes")
-    try:
-        with PILImage.open(io.BytesIO(buf.tobytes())) as img:
-            img.load()
-            if img.mode != "RGB":
-                img = img.convert("RGB")
-            return np.array(img, dtype=np.uint8)
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise MessageError(topic, field, f"cannot decode the compressed image ({exc})") from None
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if img is None or img.size == 0:
+        raise MessageError(topic, field, f"cannot decode the compressed image ({buf.size} bytes, expected JPEG or PNG)")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def compressed_to_rgb(msg: object, topic: str = "") -> np.ndarray:
     """`sensor_msgs/CompressedImage` (format mentioning jpeg/png) -> HxWx3 uint8 RGB."""
     fmt = str(getattr(msg, "format", "")).lower()
-    if not any(kind in fmt for kind in ("jpeg", "jpg", "png")):
-        raise MessageError(topic, "format", f"got {fmt!r}, expected a format naming one of {list(SUPPORTED_COMPRESSED)}")
+    if "compresseddepth" in fmt or not any(kind in fmt for kind in ("jpeg", "jpg", "png")):
+        raise MessageError(topic, "format", f"got {fmt!r}, expected a colour image format naming one of {list(SUPPORTED_COMPRESSED)}")
     return decode_compressed(msg.data, topic)  # type: ignore[attr-defined]
 
 
 def camera_to_rgb(msg: object, msg_type: str, topic: str = "") -> np.ndarray:
-    """Dispatch on the configured camera message type ('image' or 'compressed')."""
+    """The observation pipeline's one image conversion: dispatch on the configured camera message
+    type ('image' or 'compressed')."""
     if msg_type == "image":
         return image_to_rgb(msg, topic)
     if msg_type == "compressed":
