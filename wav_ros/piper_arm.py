@@ -4,6 +4,13 @@ ROS-free so the safety rules (what may be sent, when the bus counts as lost) liv
 and the ROS node only translates messages. Thread-safe: the node calls it from several executor
 threads, and the SDK encodes every command through one shared message object, so all sends of an
 arm are serialised by its lock.
+
+Re-arming: after any enable, recovery of the bus, reset, e-stop or go-home the arm is *disarmed*.
+Enabling makes the measured pose the firmware's set-point, and the first command a disarmed arm
+accepts must lie within `rearm_joint_tolerance_rad` (every joint) and `rearm_gripper_tolerance_m`
+of the measured position; that command arms it, and from then on commands are followed (clamped,
+age-checked). So a set-point computed before the arm moved, dropped or was driven elsewhere is
+never sent.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from wav_core.config.driver import DriverArmConfig, DriverConfig
-from wav_core.robot.units import arm_to_sdk, clamp_arm, sdk_to_arm
+from wav_core.robot.units import ARM_DOF, arm_to_sdk, clamp_arm, sdk_to_arm
 
 CTRL_CAN = 0x01
 MOVE_J = 0x01
@@ -40,6 +47,10 @@ class SubmitResult:
     sent: bool
     reason: str | None = None
     clamped: list[str] = field(default_factory=list)
+    detail: str = ""
+    """Why, in words, when a disarmed arm rejects a command (the joint, its distance, the tolerance)."""
+    armed_now: bool = False
+    """This command armed the arm."""
 
 
 class PiperArmLink:
@@ -56,6 +67,11 @@ class PiperArmLink:
         self.want_enabled = False
         self.estopped = False
         self.homing = False
+        self.armed = False
+        """Commands are followed; False after any enable, recovery, reset, e-stop or go-home (see module doc)."""
+        self.last_rejection = ""
+        self._reset_pending = False
+        """A reset was sent and the firmware has not yet reported a normal status (its e-stop flag is stale)."""
         self.fault: str | None = None
         self.motors_ok = False
         """All motors reported enabled at the last check (refreshed by `supervise`, not per command)."""
@@ -68,6 +84,10 @@ class PiperArmLink:
         self._reconnected_at = 0.0
         self.last_sent: np.ndarray | None = None
         self.last_sent_time = 0.0
+        self._names = list(arm.joint_names)
+        self._tolerance = np.array(
+            [driver.rearm_joint_tolerance_rad] * (ARM_DOF - 1) + [driver.rearm_gripper_tolerance_m]
+        )
 
     # -- connection -------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -148,9 +168,13 @@ class PiperArmLink:
         low = sdk.GetArmLowSpdInfoMsgs()
         return bool(low.time_stamp > since and all(sdk.GetArmEnableStatus()))
 
-    def arm_status_estop(self) -> bool:
+    def arm_status_estop(self, since: float = 0.0) -> bool:
+        """The firmware reports an e-stop in a status frame received after `since`."""
         sdk = self._sdk
-        return sdk is not None and sdk.GetArmStatus().arm_status.arm_status == STATUS_ESTOP
+        if sdk is None:
+            return False
+        st = sdk.GetArmStatus()
+        return st.time_stamp > since and st.arm_status.arm_status == STATUS_ESTOP
 
     # -- power ------------------------------------------------------------------------------------
     def enable(self, timeout: float | None = None) -> None:
@@ -169,6 +193,8 @@ class PiperArmLink:
             self.want_enabled = True
         while True:
             with self._lock:
+                if self.estopped:  # an e-stop arrived while enabling: not one more enable frame
+                    raise ArmEnableError(f"{where}: e-stopped while enabling; call ~/reset, then enable")
                 self._sdk.MotionCtrl_2(CTRL_CAN, MOVE_J, self.driver.speed_percent, 0x00)
                 reported = self._sdk.EnablePiper()
             if reported and self.motors_enabled(since=requested) and self.feedback_age() <= self.driver.feedback_timeout_s:
@@ -181,32 +207,56 @@ class PiperArmLink:
                     f"(feedback age {self.feedback_age():.2f} s); check power, the e-stop button and the CAN cable"
                 )
             time.sleep(0.01)
-        self.motors_ok = True
-        fb = self.feedback()
-        opening = fb[0][6] if fb is not None else 0.0
         with self._lock:
-            cmd = arm_to_sdk(np.concatenate([np.zeros(6), [opening]]))
-            self._sdk.GripperCtrl(cmd.gripper, self.driver.gripper_effort, GRIPPER_ENABLE, 0x00)
-        self.log.info(f"{where}: enabled (speed {self.driver.speed_percent}%)")
+            if self.estopped:
+                raise ArmEnableError(f"{where}: e-stopped while enabling; call ~/reset, then enable")
+            self.motors_ok = True
+            self.armed = False
+            self._hold_measured()
+        self.log.info(f"{where}: enabled (speed {self.driver.speed_percent}%), disarmed until a command within "
+                      f"{self.driver.rearm_joint_tolerance_rad} rad / {self.driver.rearm_gripper_tolerance_m} m "
+                      "of the measured position")
+
+    def _hold_measured(self) -> None:
+        """Make the measured pose the firmware's set-point, replacing whatever it held before."""
+        fb = self.feedback()
+        if fb is None:
+            return
+        cmd = arm_to_sdk(clamp_arm(fb[0])[0])
+        self._sdk.JointCtrl(*cmd.joints)
+        self._sdk.GripperCtrl(cmd.gripper, self.driver.gripper_effort, GRIPPER_ENABLE, 0x00)
 
     def disable(self) -> None:
         with self._lock:
             self.want_enabled = False
             self.homing = False
+            self.armed = False
             self.motors_ok = False
             if self._sdk is not None and self.connected:
                 self._sdk.DisableArm(7)
                 self._sdk.GripperCtrl(0, 0, GRIPPER_DISABLE, 0x00)
-        self.log.info(f"arm {self.name}: disabled")
+        self.log.info(f"arm {self.name}: disabled (motors unpowered: the arm sinks unless supported)")
 
     def estop(self) -> None:
-        """EmergencyStop(0x01): the firmware lowers the arm with damping and refuses motion."""
+        """EmergencyStop(0x01): the firmware lowers the arm with damping and refuses motion.
+
+        Latched here as well: nothing is sent and enable is refused until `reset()`. Sent even
+        during a bus fault (it may get through) and again when the bus comes back.
+        """
         with self._lock:
             self.estopped = True
             self.homing = False
-            if self._sdk is not None and self.connected:
-                self._sdk.EmergencyStop(ESTOP)
+            self.armed = False
+            self._send_estop()
         self.log.warning(f"arm {self.name}: EMERGENCY STOP; recover with ~/reset then ~/enable")
+
+    def _send_estop(self) -> None:
+        if self._sdk is None:
+            return
+        try:
+            self._sdk.EmergencyStop(ESTOP)
+        except Exception as exc:  # a dead bus must not keep the caller from stopping the other arm
+            self.log.error(f"arm {self.name}: EmergencyStop not sent ({exc}); latched, resent when the bus is back")
 
     def reset(self) -> None:
         """ResetPiper(): clears the e-stop and cuts motor power (the arm drops), so enable comes next."""
@@ -214,10 +264,16 @@ class PiperArmLink:
             if self._sdk is not None and self.connected:
                 self._sdk.ResetPiper()
             self.estopped = False
+            self._reset_pending = True
             self.want_enabled = False
             self.homing = False
+            self.armed = False
             self.motors_ok = False
         self.log.warning(f"arm {self.name}: reset (motors unpowered); call ~/enable to resume")
+
+    def disarm(self) -> None:
+        with self._lock:
+            self.armed = False
 
     # -- commands ---------------------------------------------------------------------------------
     def refusal(self, homing_command: bool = False) -> str | None:
@@ -236,18 +292,29 @@ class PiperArmLink:
             return "not_enabled"
         return None
 
-    def reject(self, reason: str) -> SubmitResult:
+    def reject(self, reason: str, detail: str = "") -> SubmitResult:
         with self._lock:
             self.rejected[reason] += 1
-        return SubmitResult(False, reason)
+            self.last_rejection = f"{reason}: {detail}" if detail else reason
+        return SubmitResult(False, reason, detail=detail)
 
     def submit(self, q: np.ndarray, homing_command: bool = False) -> SubmitResult:
-        """Clamp to the arm's limits and send, unless the arm's state forbids it (then count why)."""
+        """Clamp to the arm's limits and send, unless the arm's state forbids it (then count why).
+
+        A disarmed arm only takes a command within the re-arming tolerance of its measured
+        position (go-home's own path is exempt: it starts at the measured pose).
+        """
+        armed_now = False
         with self._lock:
             reason = self.refusal(homing_command)
             if reason is not None:
                 return self.reject(reason)
             clipped, names = clamp_arm(q)
+            if not self.armed and not homing_command:
+                far = self._distance_from_measured(clipped)
+                if far:
+                    return self.reject("far_from_measured", far)
+                self.armed = armed_now = True
             cmd = arm_to_sdk(clipped)
             self._sdk.JointCtrl(*cmd.joints)
             self._sdk.GripperCtrl(cmd.gripper, self.driver.gripper_effort, GRIPPER_ENABLE, 0x00)
@@ -256,13 +323,33 @@ class PiperArmLink:
                 self.clamped += 1
             self.last_sent = clipped
             self.last_sent_time = time.time()
-        return SubmitResult(True, None, names)
+        if armed_now:
+            self.log.info(f"arm {self.name}: armed (first command within tolerance of the measured position)")
+        return SubmitResult(True, None, names, armed_now=armed_now)
+
+    def _distance_from_measured(self, q: np.ndarray) -> str:
+        """"" when `q` is within tolerance of fresh feedback, else the farthest coordinate in words."""
+        fb = self.feedback()
+        if fb is None or self.feedback_age() > self.driver.feedback_timeout_s:
+            return "no fresh feedback to compare the first command with"
+        measured = fb[0]
+        excess = np.abs(q - measured) / self._tolerance
+        k = int(np.argmax(excess))
+        if excess[k] <= 1.0:
+            return ""
+        unit = "m" if k == ARM_DOF - 1 else "rad"
+        return (
+            f"{self._names[k]} is {abs(q[k] - measured[k]):.3f} {unit} from the measured {measured[k]:.3f} {unit} "
+            f"(tolerance {self._tolerance[k]:g} {unit}); the arm is disarmed and arms on a command that starts "
+            "at the measured position"
+        )
 
     # -- supervision ------------------------------------------------------------------------------
     def supervise(self, now: float | None = None) -> str | None:
         """Detect a lost bus, reconnect with exponential back-off, re-enable on recovery.
 
-        Returns "fault", "recovered" or None (no change) so the caller can report transitions.
+        Also latches an e-stop the arm reports that the driver did not send. Returns "fault",
+        "recovered", "estop" or None (no change) so the caller can report transitions.
         """
         now = time.time() if now is None else now
         self._drain_own_echo()
@@ -276,28 +363,52 @@ class PiperArmLink:
                 with self._lock:
                     self.fault = f"feedback stale for {age:.2f} s (limit {limit:.2f} s): CAN bus lost?"
                     self.homing = False
+                    self.armed = False
                     self._backoff = self.driver.reconnect_initial_s
                     self._next_reconnect = now + self._backoff
                 self.log.error(f"arm {self.name} ({self.arm.can_port}): {self.fault}; commands stopped, reconnecting")
                 return "fault"
-            return None
+            return "estop" if self._check_firmware_estop(now) else None
         stamp = self._sdk.GetArmJointMsgs().time_stamp
         if self.connected and stamp > self._reconnected_at and age <= limit:
             with self._lock:
                 self.fault = None
                 self._backoff = self.driver.reconnect_initial_s
-            self.log.info(f"arm {self.name}: feedback is back after {self.reconnects} reconnect(s)")
-            if self.want_enabled and not self.estopped:
+            self.log.info(f"arm {self.name}: feedback is back after {self.reconnects} reconnect(s); disarmed")
+            if self.estopped:
+                with self._lock:
+                    self._send_estop()  # the stop sent into the dead bus may never have arrived
+            elif self.want_enabled:
                 try:
                     self.enable()
                 except ArmEnableError as exc:
                     self.log.error(str(exc))
+            self.disarm()
             return "recovered"
         if now >= self._next_reconnect:
             self._reconnect()
             self._backoff = min(2 * self._backoff, self.driver.reconnect_max_s)
             self._next_reconnect = now + self._backoff
         return None
+
+    def _check_firmware_estop(self, now: float) -> bool:
+        """Latch an e-stop the arm reports that this driver did not send; True when newly latched."""
+        sdk = self._sdk
+        fresh = now - max(1.0, 10 * self.driver.feedback_timeout_s)
+        if self._reset_pending:
+            st = sdk.GetArmStatus()
+            if st.time_stamp > fresh and st.arm_status.arm_status != STATUS_ESTOP and not self.estopped:
+                self._reset_pending = False  # the firmware has taken the reset
+            return False
+        if self.estopped or not self.arm_status_estop(since=fresh):
+            return False
+        with self._lock:
+            self.estopped = True
+            self.homing = False
+            self.armed = False
+        self.log.warning(f"arm {self.name}: the arm reports an EMERGENCY STOP the driver did not send; "
+                         "latched: recover with ~/reset then ~/enable")
+        return True
 
     def _drain_own_echo(self) -> None:
         # On Linux the SDK opens a separate send bus; on python-can's virtual bus that bus also
@@ -321,7 +432,8 @@ class PiperArmLink:
             return {
                 "enabled": self.want_enabled and self.motors_ok,
                 "enable_requested": self.want_enabled,
-                "estopped": self.estopped or self.arm_status_estop(),
+                "armed": self.armed,
+                "estopped": self.estopped,
                 "homing": self.homing,
                 "fault": self.fault or "",
                 "feedback_age_s": self.feedback_age(now),
@@ -329,6 +441,7 @@ class PiperArmLink:
                 "commands_rejected": sum(self.rejected.values()),
                 "rejected_by_reason": dict(self.rejected),
                 "commands_clamped": self.clamped,
+                "last_rejection": self.last_rejection,
                 "reconnects": self.reconnects,
                 "can_port": self.arm.can_port,
             }

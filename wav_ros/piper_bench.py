@@ -57,7 +57,7 @@ def run_bench(trials: int = 30, seconds: float = 3.0, rate_hz: float = 200.0, sp
 
     if trials < 1 or seconds <= 0 or rate_hz <= 0:
         raise ValueError(f"bench: expected trials >= 1, seconds > 0, rate > 0; got {trials}, {seconds}, {rate_hz}")
-    config = virtual_config(DriverConfig(speed_percent=speed_percent, diagnostics_hz=1.0))
+    config = virtual_config(DriverConfig(speed_percent=speed_percent, diagnostics_hz=1.0, enable_on_start=True))
     ctx = Context()
     rclpy.init(context=ctx, domain_id=150 + (threading.get_native_id() % 50))
     results: dict = {}
@@ -93,6 +93,11 @@ def run_bench(trials: int = 30, seconds: float = 3.0, rate_hz: float = 200.0, sp
                     msg.name = list(config.arm(name).joint_names)
                     msg.position = [float(v) for v in q]
                     pubs[name].publish(msg)
+
+                # an enabled arm is disarmed: arm it, as a policy would, with its measured pose
+                for name in arms:
+                    if not _wait(lambda: (send(name, latest[name][1]) or True) and bridge.links[name].armed, 10.0):
+                        raise RuntimeError(f"bench: arm {name} did not arm on its measured pose within 10 s")
 
                 poses = [np.array([0.0, 0.3, -0.3, 0.0, 0.3, 0.0, 0.02]), np.array([0.1, 0.3, -0.3, 0.0, 0.3, 0.0, 0.02])]
                 for name, arm in arms.items():

@@ -6,11 +6,23 @@ zero), commands older than `command_max_age_s` are never sent, everything is cla
 limits, and a lost bus stops sending, reports ERROR on /diagnostics and reconnects with back-off.
 
 Services (SetBool / Trigger):
-  ~/enable, ~/<arm>/enable   enable (true) or disable (false) all arms / one arm
-  ~/estop                    EmergencyStop(0x01) on every arm
-  ~/reset                    ResetPiper() on every arm: clears an e-stop, cuts motor power
+  ~/enable, ~/<arm>/enable   enable (true) or disable (false: DisableArm, motors unpowered) all arms / one arm
+  ~/estop                    EmergencyStop(0x01) on every arm: the firmware damps the motors and the arm
+                             sinks slowly; latched until ~/reset
+  ~/reset                    ResetPiper() on every arm: clears an e-stop, cuts motor power (the arm drops)
   ~/go_home                  move every arm slowly to wav_core.robot.piper.HOME
 Recovery after an e-stop: call ~/reset, then ~/enable (true).
+
+Re-arming: after any enable, bus recovery, reset, e-stop or go-home an arm is disarmed and takes
+only a first command within `rearm_*_tolerance` of its measured position (see piper_arm).
+
+Topics besides the per-arm commands and feedback:
+  ~/arm_events (std_msgs/String, reliable + transient_local, depth 10): one JSON message per arm
+      per event, {"arm": "left", "event": "enabled"|"disabled"|"recovered"|"homed"|"estop"|"reset",
+      "armed": bool, "seq": int}; seq counts every message of the node from 1.
+  `estop_topic` (std_msgs/Bool, default /wav/estop, reliable + transient_local, depth 1): True
+      e-stops every arm like ~/estop and latches; False only releases that latch. While it is
+      latched ~/enable is refused; after a False the arms still need ~/reset, then ~/enable.
 
 Run: `wav driver run --config config/piper_bridge.yaml`, or the node's `main()` with ROS
 parameters `config_file` (path) and `config_section` (default "driver"). Without hardware:
@@ -24,6 +36,7 @@ has lower command latency in rclpy but runs services inline (see `wav driver ben
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -34,7 +47,9 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.context import Context
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
 
 from wav_core.config import load
@@ -47,6 +62,13 @@ from .piper_arm import ArmEnableError, PiperArmLink
 
 GRIPPER_HOME_SPEED_RATIO = 0.1
 """Gripper speed (m/s) per joint speed (rad/s) while going home."""
+
+ARM_EVENTS_TOPIC = "~/arm_events"
+ARM_EVENTS = ("enabled", "disabled", "recovered", "homed", "estop", "reset")
+ARM_EVENTS_QOS = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
+                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
+ESTOP_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def stamp_to_msg(t: float) -> TimeMsg:
@@ -92,12 +114,20 @@ class PiperBridge(Node):
         self.links: dict[str, PiperArmLink] = {a.name: PiperArmLink(a, cfg, self.get_logger()) for a in cfg.arms}
         self._homes: dict[str, _HomePlan] = {}
         self._last_published: dict[str, float] = {name: 0.0 for name in self.links}
+        # child loggers per arm: a throttled warning of one arm never hides the other's
+        self._arm_log = {name: self.get_logger().get_child(name) for name in self.links}
+        self._events_pub = self.create_publisher(String, ARM_EVENTS_TOPIC, ARM_EVENTS_QOS)
+        self._event_lock = threading.Lock()
+        self._event_seq = 0
+        self._policy_estop = False
+        """The policy's e-stop request on `estop_topic` is latched (True received, no False since)."""
         try:
             for link in self.links.values():
                 link.connect()
             if cfg.enable_on_start:
                 for link in self.links.values():
                     link.enable()
+                    self._event(link.name, "enabled")
         except Exception:
             for link in self.links.values():
                 link.close()
@@ -125,6 +155,9 @@ class PiperBridge(Node):
         self.create_service(Trigger, "~/estop", self._on_estop, callback_group=MutuallyExclusiveCallbackGroup())
         self.create_service(Trigger, "~/reset", self._on_reset, callback_group=control)
         self.create_service(Trigger, "~/go_home", self._on_go_home, callback_group=control)
+        if cfg.estop_topic:
+            self.create_subscription(Bool, cfg.estop_topic, self._on_policy_estop, ESTOP_QOS,
+                                     callback_group=MutuallyExclusiveCallbackGroup())
         self.create_timer(1.0 / cfg.go_home_hz, self._step_home, callback_group=MutuallyExclusiveCallbackGroup())
         self.create_timer(1.0 / cfg.supervise_hz, self._supervise, callback_group=supervision)
         self.create_timer(1.0 / cfg.diagnostics_hz, self._publish_diagnostics, callback_group=supervision)
@@ -135,7 +168,9 @@ class PiperBridge(Node):
         self._feedback_thread.start()
         self.get_logger().info(
             f"piper bridge up: arms {[f'{a.name}@{a.can_port}' for a in cfg.arms]}, "
-            f"commands {[a.command_topic for a in cfg.arms]}, feedback {[a.feedback_topic for a in cfg.arms]}"
+            f"commands {[a.command_topic for a in cfg.arms]}, feedback {[a.feedback_topic for a in cfg.arms]}, "
+            f"e-stop topic {cfg.estop_topic or '(off)'}; "
+            + ("arms enabled and disarmed" if cfg.enable_on_start else "arms disabled until ~/enable")
         )
 
     def _config_from_parameters(self) -> DriverConfig:
@@ -169,11 +204,16 @@ class PiperBridge(Node):
                 )
                 return
         result = link.submit(q)
-        if not result.sent:
-            self.get_logger().warning(f"{topic}: command not sent: {result.reason}", throttle_duration_sec=cfg.warn_throttle_s)
+        log = self._arm_log[arm]
+        if result.reason == "far_from_measured":
+            log.warning(f"arm {arm} ({topic}): command rejected: {result.detail}",
+                        throttle_duration_sec=cfg.warn_throttle_s)
+        elif not result.sent:
+            log.warning(f"arm {arm} ({topic}): command not sent: {result.reason}",
+                        throttle_duration_sec=cfg.warn_throttle_s)
         elif result.clamped:
-            self.get_logger().warning(f"{topic}: clamped {result.clamped} to the arm limits",
-                                      throttle_duration_sec=cfg.warn_throttle_s)
+            log.warning(f"arm {arm} ({topic}): clamped {result.clamped} to the arm limits",
+                        throttle_duration_sec=cfg.warn_throttle_s)
 
     def _feedback_loop(self) -> None:
         period = 1.0 / self.config.feedback_hz
@@ -204,8 +244,47 @@ class PiperBridge(Node):
             msg.position = q.tolist()
             self._feedback_pubs[name].publish(msg)
 
+    # -- arm events -----------------------------------------------------------------------------------
+    def _event(self, arm: str, event: str) -> None:
+        """Publish one state change of one arm on ~/arm_events (the JSON contract in the module doc)."""
+        if event not in ARM_EVENTS:
+            raise ValueError(f"arm event: got {event!r}, expected one of {ARM_EVENTS}")
+        with self._event_lock:
+            self._event_seq += 1
+            msg = String(data=json.dumps({"arm": arm, "event": event, "armed": bool(self.links[arm].armed),
+                                          "seq": self._event_seq}))
+            self._events_pub.publish(msg)
+
+    # -- e-stop ---------------------------------------------------------------------------------------
+    def _estop_all(self, source: str) -> None:
+        self._homes.clear()
+        for link in self.links.values():
+            link.estop()
+        for name in self.links:
+            self._event(name, "estop")
+        self.get_logger().warning(
+            f"EMERGENCY STOP from {source}: every arm e-stopped; recover with ~/reset then ~/enable"
+        )
+
+    def _on_policy_estop(self, msg: Bool) -> None:
+        topic = self.config.estop_topic
+        if msg.data:
+            if not self._policy_estop:
+                self._policy_estop = True
+                self._estop_all(f"{topic} (true)")
+            return
+        if self._policy_estop:
+            self._policy_estop = False
+            self.get_logger().warning(f"{topic}: e-stop released by the policy; the arms stay stopped until "
+                                      "~/reset then ~/enable")
+
     # -- services -----------------------------------------------------------------------------------
     def _on_enable(self, req: SetBool.Request, res: SetBool.Response, arms: list[str]) -> SetBool.Response:
+        if req.data and self._policy_estop:
+            res.success = False
+            res.message = (f"e-stop latched by {self.config.estop_topic} (true): the policy must publish false "
+                           "first; then ~/reset and ~/enable")
+            return res
         errors = []
         for name in arms:
             link = self.links[name]
@@ -214,27 +293,31 @@ class PiperBridge(Node):
                     link.enable()
                 except ArmEnableError as exc:
                     errors.append(str(exc))
+                else:
+                    self._event(name, "enabled")
             else:
                 self._homes.pop(name, None)
                 link.disable()
+                self._event(name, "disabled")
         res.success = not errors
         res.message = "; ".join(errors) if errors else f"{'enabled' if req.data else 'disabled'} {arms}"
         return res
 
     def _on_estop(self, req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
-        self._homes.clear()
-        for link in self.links.values():
-            link.estop()
+        self._estop_all("~/estop")
         res.success = True
         res.message = f"e-stopped {list(self.links)}; recover with ~/reset then ~/enable"
         return res
 
     def _on_reset(self, req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
         self._homes.clear()
-        for link in self.links.values():
+        for name, link in self.links.items():
             link.reset()
+            self._event(name, "reset")
         res.success = True
         res.message = f"reset {list(self.links)}: motors unpowered; call ~/enable"
+        if self._policy_estop:
+            res.message += f" once {self.config.estop_topic} is released"
         return res
 
     def _on_go_home(self, req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
@@ -255,6 +338,7 @@ class PiperBridge(Node):
             goal = HOME[7 * k : 7 * k + 7]
             plan = _HomePlan(link.feedback()[0], goal, self.config.go_home_speed, now)
             self._homes[name] = plan
+            link.disarm()
             link.homing = True
             durations.append(plan.duration)
         res.success = True
@@ -281,14 +365,22 @@ class PiperBridge(Node):
                 self._homes.pop(name, None)
             elif done:
                 link.homing = False
+                link.disarm()
                 self._homes.pop(name, None)
-                self.get_logger().info(f"arm {name}: home")
+                self._event(name, "homed")
+                self.get_logger().info(f"arm {name}: home; disarmed until a command within tolerance of HOME")
 
     # -- supervision --------------------------------------------------------------------------------
     def _supervise(self) -> None:
-        for link in self.links.values():
-            if link.supervise() == "fault":
+        for name, link in self.links.items():
+            change = link.supervise()
+            if change == "fault":
                 self._publish_diagnostics()
+            elif change == "recovered":
+                self._event(name, "recovered")
+            elif change == "estop":
+                self._homes.pop(name, None)
+                self._event(name, "estop")
 
     def _publish_diagnostics(self) -> None:
         now = time.time()
@@ -305,8 +397,14 @@ class PiperBridge(Node):
                 status.level, status.message = DiagnosticStatus.WARN, "e-stopped: call ~/reset then ~/enable"
             elif not st["enabled"]:
                 status.level, status.message = DiagnosticStatus.WARN, "disabled"
+            elif st["homing"]:
+                status.level, status.message = DiagnosticStatus.OK, "homing"
+            elif not st["armed"]:
+                status.level = DiagnosticStatus.OK
+                status.message = "enabled, disarmed: waiting for a command at the measured position"
             else:
-                status.level, status.message = DiagnosticStatus.OK, "homing" if st["homing"] else "enabled"
+                status.level, status.message = DiagnosticStatus.OK, "enabled"
+            st["policy_estop"] = self._policy_estop
             values = {k: v for k, v in st.items() if k != "rejected_by_reason"}
             values.update({f"rejected_{reason}": n for reason, n in st["rejected_by_reason"].items()})
             status.values = [KeyValue(key=k, value=_fmt(v)) for k, v in values.items()]

@@ -2,11 +2,13 @@
 
 Each test starts its own rclpy context on a private domain id, two `VirtualPiperArm`s on unique
 virtual channels and the bridge, then talks to it only through topics and services, the way the
-policy and an operator do.
+policy and an operator do. An enabled arm is disarmed until a command at its measured position
+arrives, so the tests arm it that way (`Rig.rearm`) before they stream targets.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -22,6 +24,7 @@ from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
 
 from wav_core.config import ConfigError, load
@@ -30,7 +33,7 @@ from wav_core.robot.piper import ARM_JOINT_NAMES, HOME, JOINT_UPPER, GRIPPER_MAX
 from wav_core.robot.virtual_arm import VirtualPiperArm
 from wav_test_support import wait_for
 from wav_ros.piper_arm import ArmEnableError
-from wav_ros.piper_bridge import make_piper_bridge
+from wav_ros.piper_bridge import ARM_EVENTS_QOS, ESTOP_QOS, make_piper_bridge
 
 # piper_sdk 0.6.2 still passes python-can the deprecated `bustype` argument
 pytestmark = pytest.mark.filterwarnings("ignore:The 'bustype' argument is deprecated:DeprecationWarning")
@@ -55,7 +58,7 @@ def make_config(fresh_ports: bool = False, **overrides) -> DriverConfig:
         DriverArmConfig("right", f"vcan_right_{uid}", "/right/joint_ctrl_single", "/right/joint_states_single"),
     ]
     base = dict(arms=arms, bustype="virtual", speed_percent=100, feedback_timeout_s=0.25,
-                reconnect_initial_s=0.1, reconnect_max_s=0.5, diagnostics_hz=10.0)
+                reconnect_initial_s=0.1, reconnect_max_s=0.5, diagnostics_hz=10.0, enable_on_start=True)
     base.update(overrides)
     return DriverConfig(**base)
 
@@ -69,6 +72,42 @@ class Rig:
     feedback: dict[str, JointState] = field(default_factory=dict)
     diagnostics: dict[str, DiagnosticStatus] = field(default_factory=dict)
     publishers: dict = field(default_factory=dict)
+    history: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    """Every feedback position received per arm (tests clear it before what they watch)."""
+    events: list[dict] = field(default_factory=list)
+    """~/arm_events messages, decoded, in arrival order."""
+    estop_pub: object = None
+
+    def on_feedback(self, arm: str, msg: JointState) -> None:
+        self.feedback[arm] = msg
+        self.history.setdefault(arm, []).append(self.q(arm))
+
+    def events_of(self, arm: str) -> list[str]:
+        return [e["event"] for e in list(self.events) if e["arm"] == arm]
+
+    def rearm(self, arm: str) -> None:
+        """Arm a disarmed arm as a policy does: command the measured position until it is accepted.
+
+        One command at a time, each handled before the next, and the accepted one has reached the
+        firmware on return: nothing of it is still in flight when the test goes on.
+        """
+        link = self.bridge.links[arm]
+
+        def handled() -> int:
+            return link.sent + sum(link.rejected.values())
+
+        for _ in range(20):
+            n = handled()
+            self.command(arm, self.q(arm), stamp_age=None)  # receipt time: a loaded machine cannot make it stale
+            assert wait_for(lambda: handled() > n), f"arm {arm}: a command was neither sent nor rejected"
+            if link.armed:
+                sent = link.last_sent[:6]
+                assert wait_for(lambda: np.allclose(self.arms[arm].state().last_joint_command, sent, atol=1e-4))
+                return
+        raise AssertionError(f"arm {arm} did not arm on its measured pose: {link.last_rejection}")
+
+    def rejected(self, arm: str, reason: str) -> int:
+        return int(self.bridge.links[arm].rejected[reason])
 
     def q(self, arm: str) -> np.ndarray | None:
         msg = self.feedback.get(arm)
@@ -136,8 +175,7 @@ def running_bridge(config: DriverConfig | None = None, **arm_kwargs):
         client = Node(f"bridge_test_{uuid.uuid4().hex[:6]}", context=ctx)
         rig = Rig(config, arms, bridge, client)
         for a in config.arms:
-            client.create_subscription(JointState, a.feedback_topic,
-                                       lambda m, n=a.name: rig.feedback.__setitem__(n, m), 10)
+            client.create_subscription(JointState, a.feedback_topic, lambda m, n=a.name: rig.on_feedback(n, m), 10)
             rig.publishers[a.name] = client.create_publisher(JointState, a.command_topic, 10)
 
         def on_diag(msg: DiagnosticArray) -> None:
@@ -146,6 +184,9 @@ def running_bridge(config: DriverConfig | None = None, **arm_kwargs):
                     rig.diagnostics[st.name.split(": ")[1].split(" ")[0]] = st
 
         client.create_subscription(DiagnosticArray, config.diagnostics_topic, on_diag, 10)
+        client.create_subscription(String, f"/{node_name}/arm_events",
+                                   lambda m: rig.events.append(json.loads(m.data)), ARM_EVENTS_QOS)
+        rig.estop_pub = client.create_publisher(Bool, config.estop_topic, ESTOP_QOS)
         executor = MultiThreadedExecutor(num_threads=4, context=ctx)
         executor.add_node(bridge)
         executor.add_node(client)
@@ -166,14 +207,21 @@ def running_bridge(config: DriverConfig | None = None, **arm_kwargs):
             arm.close()
 
 
-def test_startup_enables_both_arms_and_reports_ok():
+def test_startup_enables_both_arms_disarmed_and_reports_ok():
     with running_bridge() as rig:
         for name, arm in rig.arms.items():
             st = arm.state()
             assert st.enabled and st.gripper_enabled and st.ctrl_mode == 0x01 and st.speed_percent == 100
         assert wait_for(lambda: {a: s.level for a, s in rig.diagnostics.items()}
                         == {"left": DiagnosticStatus.OK, "right": DiagnosticStatus.OK})
-        assert rig.diag_value("left", "enabled") == "True"
+        assert rig.diag_value("left", "enabled") == "True" and rig.diag_value("left", "armed") == "False"
+        assert "disarmed" in rig.diagnostics["left"].message
+        # the events reach a subscriber that joined after they were sent (transient_local)
+        assert wait_for(lambda: len(rig.events) >= 2), rig.events
+        assert sorted(rig.events, key=lambda e: e["seq"])[:2] == [
+            {"arm": "left", "event": "enabled", "armed": False, "seq": 1},
+            {"arm": "right", "event": "enabled", "armed": False, "seq": 2},
+        ]
         assert rig.feedback["left"].name == list(ARM_JOINT_NAMES)
         assert rig.feedback["left"].header.stamp.sec > 0
 
@@ -185,6 +233,8 @@ def test_trajectory_is_followed_and_reported_in_radians_and_metres():
             np.array([-0.5, 1.0, -1.0, -0.4, 0.4, -0.8, 0.06]),
             np.array([0.0, 0.2, -0.2, 0.0, 0.1, 0.0, 0.0]),
         ]
+        rig.rearm("left")
+        rig.rearm("right")
         for k, wp in enumerate(waypoints):
             right = wp * np.array([-1, 1, 1, -1, 1, -1, 1])  # mirrored pose for the other arm
             assert rig.track("left", wp), f"left did not reach waypoint {k}: {rig.q('left')}"
@@ -196,6 +246,7 @@ def test_trajectory_is_followed_and_reported_in_radians_and_metres():
 
 def test_command_outside_limits_is_clamped():
     with running_bridge() as rig:
+        rig.rearm("left")
         target = np.array([5.0, 0.5, -0.5, 0.0, 0.0, 0.0, 0.5])
         expected = np.array([JOINT_UPPER[0], 0.5, -0.5, 0.0, 0.0, 0.0, GRIPPER_MAX_M])
         rig.command("left", target)
@@ -205,6 +256,8 @@ def test_command_outside_limits_is_clamped():
 
 def test_missing_joint_name_nan_and_stale_commands_are_rejected_without_motion():
     with running_bridge() as rig:
+        rig.rearm("left")
+        sent = rig.bridge.links["left"].sent
         start = rig.arms["left"].state().positions
         before = rig.arms["left"].state().joint_commands
         names = [n for n in ARM_JOINT_NAMES if n != "joint3"]
@@ -217,7 +270,7 @@ def test_missing_joint_name_nan_and_stale_commands_are_rejected_without_motion()
         after = rig.arms["left"].state()
         assert after.joint_commands == before
         np.testing.assert_allclose(after.positions, start, atol=1e-9)
-        assert rig.diag_value("left", "commands_sent") == "0"
+        assert rig.bridge.links["left"].sent == sent
         # a zero stamp means "use the receipt time", so an unstamped command is sent
         rig.command("left", [0.1, 0.2, -0.1, 0.0, 0.0, 0.0, 0.01], stamp_age=None)
         assert rig.reaches("left", [0.1, 0.2, -0.1, 0.0, 0.0, 0.0, 0.01])
@@ -225,6 +278,7 @@ def test_missing_joint_name_nan_and_stale_commands_are_rejected_without_motion()
 
 def test_can_loss_stops_commands_reports_error_and_recovers():
     with running_bridge() as rig:
+        rig.rearm("left")
         assert rig.track("left", [0.2, 0.3, -0.2, 0.0, 0.0, 0.0, 0.01])
         rig.arms["left"].set_can_lost(True)
         assert wait_for(lambda: rig.diagnostics["left"].level == DiagnosticStatus.ERROR), rig.diagnostics["left"]
@@ -244,6 +298,8 @@ def test_can_loss_stops_commands_reports_error_and_recovers():
         assert wait_for(lambda: rig.diagnostics["left"].level == DiagnosticStatus.OK), rig.diagnostics["left"]
         # the arm held still: the commands sent into the dead bus were never replayed
         np.testing.assert_allclose(rig.arms["left"].state().positions[0], 0.2, atol=JOINT_TOL)
+        assert wait_for(lambda: "recovered" in rig.events_of("left")) and not rig.bridge.links["left"].armed
+        rig.rearm("left")
         assert rig.track("left", [-0.3, 0.3, -0.2, 0.0, 0.0, 0.0, 0.01])
 
 
@@ -261,25 +317,41 @@ def test_estop_then_reset_and_enable_recovers():
         assert wait_for(lambda: not rig.arms["left"].state().estopped and not rig.arms["left"].state().enabled)
         assert wait_for(lambda: rig.diagnostics["left"].message == "disabled")
         assert rig.call(SetBool, "enable", SetBool.Request(data=True)).success
+        rig.rearm("left")
         assert rig.track("left", [0.4, 0.4, -0.3, 0.0, 0.0, 0.0, 0.02])
 
 
-def test_go_home_moves_both_arms_to_home_slowly():
+def test_go_home_moves_both_arms_home_then_a_far_command_is_rejected():
     config = make_config(go_home_speed=1.0)
     with running_bridge(config) as rig:
-        assert rig.track("left", [0.3, 0.6, -0.6, 0.2, 0.0, 0.2, 0.0])
+        rig.rearm("left")
+        old = np.array([0.3, 0.9, -0.6, 0.2, 0.3, 0.0, 0.035])
+        assert rig.track("left", old)
         res = rig.call(Trigger, "go_home", Trigger.Request())
         assert res.success, res.message
         # while homing, the policy's commands do not fight the motion
         rig.command("left", [0.0] * 7)
         assert rig.reaches("left", HOME[:7]) and rig.reaches("right", HOME[7:])
         assert wait_for(lambda: int(rig.diag_value("left", "rejected_homing") or 0) >= 1)
+        assert wait_for(lambda: "homed" in rig.events_of("left") and "homed" in rig.events_of("right"))
+        assert [e["armed"] for e in rig.events if e["event"] == "homed"] == [False, False]
+        # home, the arm is disarmed: the policy's old set-point is not sent, the arm stays home
+        commands = rig.arms["left"].state().joint_commands
+        rig.command("left", old, stamp_age=None)
+        assert wait_for(lambda: rig.rejected("left", "far_from_measured") >= 1)
+        assert rig.arms["left"].state().joint_commands == commands
+        assert rig.bridge.links["left"].last_rejection.startswith(
+            "far_from_measured: joint2 is 0.600 rad from the measured 0.300 rad (tolerance 0.05 rad)")
+        np.testing.assert_allclose(rig.arms["left"].state().positions, HOME[:7], atol=JOINT_TOL)
+        rig.command("left", HOME[:7], stamp_age=None)  # a command at home arms it
+        assert wait_for(lambda: rig.bridge.links["left"].armed)
 
 
 def test_disable_service_stops_sending():
     with running_bridge() as rig:
         assert rig.call(SetBool, "right/enable", SetBool.Request(data=False)).success
         assert wait_for(lambda: not rig.arms["right"].state().enabled)
+        assert wait_for(lambda: rig.events_of("right") == ["enabled", "disabled"])
         rig.command("right", [0.5, 0.5, -0.5, 0.0, 0.0, 0.0, 0.03])
         assert wait_for(lambda: int(rig.diag_value("right", "rejected_disabled") or 0) >= 1)
         assert rig.arms["right"].state().enabled is False and rig.arms["left"].state().enabled
@@ -329,7 +401,182 @@ def test_config_file_parameter_and_bad_config_errors(tmp_path):
         load(DriverConfig, bad, section="driver")
 
 
-def test_shipped_driver_config_loads():
+def test_shipped_driver_config_loads_and_does_not_enable_on_start():
+    assert DriverConfig().enable_on_start is False and DriverConfig().estop_topic == "/wav/estop"
     cfg = load(DriverConfig, "config/piper_bridge.yaml", section="driver")
+    assert cfg.enable_on_start is False and cfg.estop_topic == "/wav/estop"
     assert [a.can_port for a in cfg.arms] == ["can_left", "can_right"]
     assert [a.command_topic for a in cfg.arms] == ["/left/joint_ctrl_single", "/right/joint_ctrl_single"]
+
+
+# -- re-arming, arm events and e-stop ----------------------------------------------------------------
+OLD = np.array([0.3, 0.4, -0.4, 0.0, 0.2, 0.0, 0.02])
+"""A policy set-point from before the arm was moved, dropped or re-enabled."""
+
+
+def stream(rig: Rig, arm: str, q, stop: threading.Event) -> threading.Thread:
+    """Publish `q` at 50 Hz until `stop` is set, like a policy that has not noticed anything."""
+
+    def run() -> None:
+        while not stop.is_set():
+            rig.command(arm, q, stamp_age=None)
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_default_start_leaves_the_arms_disabled_until_enable():
+    with running_bridge(make_config(enable_on_start=False)) as rig:
+        assert not any(arm.state().enabled for arm in rig.arms.values())
+        rig.command("left", rig.q("left"), stamp_age=None)
+        assert wait_for(lambda: rig.rejected("left", "disabled") == 1)
+        # (a bus whose first feedback came late may report "recovered"; nothing was enabled)
+        assert {e["event"] for e in rig.events} <= {"recovered"}
+        assert rig.call(SetBool, "enable", SetBool.Request(data=True)).success
+
+        def enabled() -> list:
+            return [(e["arm"], e["armed"]) for e in list(rig.events) if e["event"] == "enabled"]
+
+        assert wait_for(lambda: len(enabled()) == 2)
+        assert enabled() == [("left", False), ("right", False)]
+
+
+def test_enable_after_the_arm_was_moved_by_hand_takes_only_a_command_at_the_measured_pose(capfd):
+    with running_bridge() as rig:
+        arm = rig.arms["left"]
+        rig.rearm("left")
+        assert rig.track("left", OLD)
+        assert rig.call(SetBool, "left/enable", SetBool.Request(data=False)).success
+        # unpowered, joint2/3/5 sink to rest; then a hand turns the base and the wrist
+        moved = np.array([-0.5, 0.0, 0.0, 0.6, 0.0, 0.0, 0.02])
+        assert wait_for(lambda: np.allclose(arm.state().positions[[1, 2, 4]], 0.0))
+        arm.displace(moved)
+        assert rig.reaches("left", moved)
+        assert rig.call(SetBool, "left/enable", SetBool.Request(data=True)).success
+        assert wait_for(lambda: rig.events_of("left") == ["enabled", "disabled", "enabled"])
+        assert rig.events[-1]["armed"] is False
+        # the firmware was told to hold where the arm is, not where the policy last sent it
+        np.testing.assert_allclose(arm.state().last_joint_command, moved[:6], atol=1e-4)
+        commands = arm.state().joint_commands
+        for _ in range(5):
+            rig.command("left", OLD, stamp_age=None)
+            time.sleep(0.02)
+        assert wait_for(lambda: rig.rejected("left", "far_from_measured") == 5)
+        assert wait_for(lambda: rig.diag_value("left", "rejected_far_from_measured") == "5")
+        assert arm.state().joint_commands == commands
+        np.testing.assert_allclose(arm.state().positions, moved, atol=JOINT_TOL)
+        assert "arm left (/left/joint_ctrl_single): command rejected: joint1 is 0.800 rad from the measured " \
+               "-0.500 rad (tolerance 0.05 rad)" in capfd.readouterr().err
+        # a command within tolerance (0.03 rad off on two joints) arms it, and it follows from there
+        near = moved + np.array([0.03, 0.03, 0.0, 0.0, 0.0, 0.0, 0.0])
+        rig.command("left", near, stamp_age=None)
+        assert wait_for(lambda: rig.bridge.links["left"].armed)
+        assert rig.reaches("left", near)
+        assert rig.track("left", OLD)
+
+
+def test_recovery_after_can_loss_never_sends_the_old_set_point():
+    with running_bridge() as rig:
+        arm = rig.arms["left"]
+        rig.rearm("left")
+        assert rig.track("left", OLD)
+        arm.set_can_lost(True)
+        assert wait_for(lambda: rig.diagnostics["left"].level == DiagnosticStatus.ERROR)
+        elsewhere = OLD + np.array([-0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+        arm.displace(elsewhere)  # another controller turned the base while the bus was down
+        stop = threading.Event()
+        streamer = stream(rig, "left", OLD, stop)  # the policy streams its old set-point throughout
+        try:
+            far_before = rig.rejected("left", "far_from_measured")
+            arm.set_can_lost(False)
+            assert wait_for(lambda: "recovered" in rig.events_of("left"))
+            assert [e["armed"] for e in rig.events if e["event"] == "recovered"] == [False]
+            assert wait_for(lambda: rig.rejected("left", "far_from_measured") >= far_before + 5)
+        finally:
+            stop.set()
+            streamer.join()
+        # no jump: the arm stayed where it was, and the last set-point the firmware got is that pose
+        np.testing.assert_allclose(arm.state().positions, elsewhere, atol=JOINT_TOL)
+        np.testing.assert_allclose(arm.state().last_joint_command, elsewhere[:6], atol=1e-4)
+        assert wait_for(lambda: rig.diagnostics["left"].level == DiagnosticStatus.OK)
+        rig.rearm("left")
+        assert rig.track("left", OLD)
+
+
+def test_reset_drops_the_arms_and_says_so_on_arm_events():
+    with running_bridge() as rig:
+        arm = rig.arms["left"]
+        raised = np.array([0.0, 1.2, -1.0, 0.0, 0.5, 0.0, 0.02])
+        rig.rearm("left")
+        assert rig.track("left", raised)
+        rig.history["left"].clear()
+        assert rig.call(Trigger, "reset", Trigger.Request()).success
+        assert wait_for(lambda: rig.events_of("left")[-1:] == ["reset"] and rig.events_of("right")[-1:] == ["reset"])
+        assert [e["armed"] for e in rig.events if e["event"] == "reset"] == [False, False]
+        # the feedback shows the fall: joint2 goes down through the poses in between to the rest pose
+        assert wait_for(lambda: rig.q("left")[1] < 1e-3), rig.q("left")
+        j2 = np.array([q[1] for q in rig.history["left"]])
+        assert np.all(np.diff(j2) <= 1e-6), j2
+        assert np.any((j2 > 0.1) & (j2 < 1.1)), j2
+        # unpowered until enabled; once enabled, disarmed: the pose before the drop is not sent
+        rig.command("left", raised, stamp_age=None)
+        assert wait_for(lambda: rig.rejected("left", "disabled") == 1)
+        assert rig.call(SetBool, "enable", SetBool.Request(data=True)).success
+        rig.command("left", raised, stamp_age=None)
+        assert wait_for(lambda: rig.rejected("left", "far_from_measured") == 1)
+        assert arm.state().positions[1] < 1e-3
+        rig.rearm("left")
+        assert rig.track("left", raised)
+
+
+def test_policy_estop_topic_stops_commands_and_latches_until_reset_and_enable():
+    with running_bridge() as rig:
+        arm = rig.arms["left"]
+        rig.rearm("left")
+        assert rig.track("left", OLD)
+        rig.history["left"].clear()
+        rig.estop_pub.publish(Bool(data=True))
+        assert wait_for(lambda: all(a.state().estopped for a in rig.arms.values()))
+        assert wait_for(lambda: rig.events_of("left")[-1:] == ["estop"] and rig.events_of("right")[-1:] == ["estop"])
+        assert [e["armed"] for e in rig.events if e["event"] == "estop"] == [False, False]
+        # the firmware lowers the arm with damping: joint2 sinks through the poses in between
+        assert wait_for(lambda: rig.q("left")[1] < 1e-3)
+        j2 = np.array([q[1] for q in rig.history["left"]])
+        assert np.all(np.diff(j2) <= 1e-6) and np.any((j2 > 0.05) & (j2 < 0.35)), j2
+        commands = arm.state().joint_commands
+        rig.command("left", rig.q("left"), stamp_age=None)  # even a command at the measured pose
+        assert wait_for(lambda: rig.rejected("left", "estopped") == 1)
+        assert arm.state().joint_commands == commands
+        assert wait_for(lambda: rig.diag_value("left", "policy_estop") == "True")
+        # while the policy holds its e-stop, the operator cannot re-enable
+        assert rig.call(Trigger, "reset", Trigger.Request()).success
+        refused = rig.call(SetBool, "enable", SetBool.Request(data=True))
+        assert not refused.success and "/wav/estop" in refused.message
+        # releasing it re-enables nothing by itself
+        rig.estop_pub.publish(Bool(data=False))
+        assert wait_for(lambda: rig.diag_value("left", "policy_estop") == "False")
+        rig.command("left", rig.q("left"), stamp_age=None)
+        assert wait_for(lambda: rig.rejected("left", "disabled") == 1)
+        assert not arm.state().enabled and "enabled" not in rig.events_of("left")[1:]
+        assert rig.call(SetBool, "enable", SetBool.Request(data=True)).success
+        rig.rearm("left")
+        assert rig.track("left", OLD)
+
+
+def test_an_estop_the_arm_reports_is_latched_like_the_drivers_own():
+    with running_bridge() as rig:
+        rig.rearm("left")
+        rig.arms["left"].emergency_stop()  # not sent by the driver: the arm's own stop, or another node
+        assert wait_for(lambda: "estop" in rig.events_of("left"))
+        assert not rig.bridge.links["left"].armed and "estop" not in rig.events_of("right")
+        rig.command("left", rig.q("left"), stamp_age=None)
+        assert wait_for(lambda: rig.rejected("left", "estopped") == 1)
+        refused = rig.call(SetBool, "left/enable", SetBool.Request(data=True))
+        assert not refused.success and "reset" in refused.message
+        assert rig.call(Trigger, "reset", Trigger.Request()).success
+        assert wait_for(lambda: rig.diagnostics["left"].message == "disabled")
+        assert rig.call(SetBool, "left/enable", SetBool.Request(data=True)).success
+        rig.rearm("left")
+        assert rig.events_of("left").count("estop") == 1  # the stale stop status before the reset was not re-latched

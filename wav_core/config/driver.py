@@ -50,7 +50,8 @@ class DriverConfig:
     """MotionCtrl_2 speed: percent of the firmware's 3 rad/s joint speed limit."""
     gripper_effort: int = 1000
     """GripperCtrl effort in 0.001 N·m (0..5000)."""
-    enable_on_start: bool = True
+    enable_on_start: bool = False
+    """Enable the arms when the node starts (off, like piper_ros's auto_enable: an operator enables)."""
     enable_timeout_s: float = 3.0
     command_max_age_s: float = 0.1
     """A command whose header stamp (or receipt time, when the stamp is zero) is older is never sent."""
@@ -66,6 +67,14 @@ class DriverConfig:
     """Joint speed of `~/go_home` in rad/s (the gripper moves at a tenth of it in m/s)."""
     go_home_hz: float = 50.0
     warn_throttle_s: float = 1.0
+    rearm_joint_tolerance_rad: float = 0.05
+    """After any enable, bus recovery, reset, e-stop or go-home an arm is disarmed: the first command it
+    accepts must be within this distance of the measured position on every joint (rad), so an old
+    set-point never becomes a jump."""
+    rearm_gripper_tolerance_m: float = 0.005
+    """The same re-arming rule for the gripper opening (m)."""
+    estop_topic: str = "/wav/estop"
+    """std_msgs/Bool from the policy (reliable, transient_local): True e-stops and latches; "" = not subscribed."""
 
     def validate(self) -> None:
         if not self.arms:
@@ -85,9 +94,12 @@ class DriverConfig:
         for key in (
             "enable_timeout_s", "command_max_age_s", "feedback_hz", "feedback_timeout_s", "reconnect_initial_s",
             "reconnect_max_s", "supervise_hz", "diagnostics_hz", "go_home_speed", "go_home_hz", "warn_throttle_s",
+            "rearm_joint_tolerance_rad", "rearm_gripper_tolerance_m",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key}: got {getattr(self, key)}, expected > 0")
+        if self.estop_topic and (self.estop_topic != self.estop_topic.strip() or " " in self.estop_topic):
+            raise ConfigError(f"estop_topic: got {self.estop_topic!r}, expected a ROS topic name or '' (off)")
         if self.reconnect_max_s < self.reconnect_initial_s:
             raise ConfigError(
                 f"reconnect_max_s: got {self.reconnect_max_s}, expected >= reconnect_initial_s ({self.reconnect_initial_s})"
