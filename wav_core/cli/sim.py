@@ -1,4 +1,5 @@
-"""`wav sim`: record expert demonstrations as rosbag2, view the cameras, measure experts and speed."""
+"""`wav sim`: record expert (or mixed-quality) demonstrations as rosbag2, view the cameras, measure
+experts and speed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 from pathlib import Path
 
 TASK_NAMES = ("drawer", "bowl")
+QUALITIES = ("expert", "mixed")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--jpeg", type=int, metavar="QUALITY",
                    help="write cameras as JPEG sensor_msgs/CompressedImage on <topic>/compressed at this quality "
                         "(1-100) instead of raw rgb8 Image; `wav data import` reads either")
+    _quality_args(r)
     r.set_defaults(func=_record)
 
     v = ss.add_parser("view", help="save the three camera views side by side as a PNG")
@@ -40,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--noise", type=float, default=0.0)
     e.add_argument("--max-duration", type=float, default=45.0)
     e.add_argument("--json", help="also write per-episode results to this JSON file")
+    _quality_args(e)
     e.set_defaults(func=_expert)
 
     b = ss.add_parser("bench", help="env steps/s with cameras at full size and 96x96, physics steps/s")
@@ -56,6 +60,58 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML with a `robot:` section (topics, cameras, rates); default: built-in rig")
 
 
+def _quality_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quality", choices=QUALITIES, default="expert",
+                   help="expert: the clean scripted expert in every episode; mixed: per episode (from its seed) the "
+                        "clean expert, correlated action noise or a scripted mistake, failures kept")
+    p.add_argument("--quality-config", metavar="YAML",
+                   help="YAML with a `quality:` section (mix, noise_stds, noise_tau_s, mistake ranges) for --quality mixed")
+    p.add_argument("--mix", metavar="MODE=FRACTION,...",
+                   help="episode fractions per mode for --quality mixed, summing to 1, e.g. expert=0.4,noise=0.3,drop=0.3 "
+                        "(modes: expert, noise, late_grasp, drop, half_open, offset, stall)")
+    p.add_argument("--noise-stds", metavar="RAD,...", help="noise levels of `noise` episodes, e.g. 0.02,0.05,0.1")
+
+
+def _quality(args: argparse.Namespace):
+    """The QualityConfig of --quality mixed (file, then flags on top), or None for the clean expert."""
+    from wav_core.config.loader import ConfigError, from_dict, load, to_dict
+    from wav_core.sim.quality import QualityConfig
+
+    if args.quality == "expert":
+        given = [f for f, v in (("--quality-config", args.quality_config), ("--mix", args.mix),
+                                ("--noise-stds", args.noise_stds)) if v is not None]
+        if given:
+            raise ValueError(f"{given[0]}: applies to --quality mixed only (got --quality expert)")
+        return None
+    cfg = load(QualityConfig, args.quality_config, section="quality") if args.quality_config else QualityConfig()
+    data = to_dict(cfg)
+    if args.mix is not None:
+        data["mix"] = _pairs("--mix", args.mix)
+    if args.noise_stds is not None:
+        data["noise_stds"] = [_number("--noise-stds", v) for v in args.noise_stds.split(",")]
+    try:
+        return from_dict(QualityConfig, data, "quality")
+    except ConfigError as exc:
+        raise ValueError(f"--quality mixed: {exc}") from None
+
+
+def _number(flag: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{flag}: got {text!r}, expected a number") from None
+
+
+def _pairs(flag: str, text: str) -> dict[str, float]:
+    out = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"{flag}: got {item!r}, expected MODE=FRACTION")
+        out[name.strip()] = _number(flag, value)
+    return out
+
+
 def _robot(path: str | None):
     from wav_core.config.loader import load
     from wav_core.config.robot import RobotConfig
@@ -69,12 +125,18 @@ def _record(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers: got {args.workers}, expected >= 1")
     if args.jpeg is not None and not 1 <= args.jpeg <= 100:
         raise ValueError(f"--jpeg: got {args.jpeg}, expected a JPEG quality 1..100")
+    quality = _quality(args)
+    if quality is not None and args.noise > 0:
+        raise ValueError("--noise: applies to --quality expert; mixed quality sets each episode's noise (--noise-stds)")
     from wav_core.sim.record import record_dataset
 
     summary = record_dataset(args.task, args.episodes, args.seed, Path(args.out), robot=_robot(args.config),
                              noise=args.noise, max_duration_s=args.max_duration, instruction=args.instruction,
-                             workers=args.workers, jpeg_quality=args.jpeg)
-    print(f"wrote {args.episodes} bags to {args.out}; expert success {summary['success_rate']:.1%}")
+                             workers=args.workers, jpeg_quality=args.jpeg, quality=quality)
+    print(f"wrote {args.episodes} bags to {args.out}; success {summary['success_rate']:.1%}")
+    if quality is not None:
+        for mode, row in summary["by_mode"].items():
+            print(f"  {mode:10s} {row['episodes']:4d} episodes, {row['successes']:4d} successful")
     return 0
 
 
@@ -97,22 +159,33 @@ def _view(args: argparse.Namespace) -> int:
 
 def _expert(args: argparse.Namespace) -> int:
     from wav_core.sim import SimEnv
+    from wav_core.sim.quality import choose_quality
     from wav_core.sim.rollout import run_expert
 
     if args.episodes < 1:
         raise ValueError(f"--episodes: got {args.episodes}, expected >= 1")
+    quality = _quality(args)
+    if quality is not None and args.noise > 0:
+        raise ValueError("--noise: applies to --quality expert; mixed quality sets each episode's noise (--noise-stds)")
     results = []
     with SimEnv(args.task, robot=_robot(args.config), render=False) as env:
         for i in range(args.episodes):
-            res = run_expert(env, args.seed + i, noise=args.noise, max_duration_s=args.max_duration)
+            seed = args.seed + i
+            q = None if quality is None else choose_quality(seed, args.task, quality)
+            res = run_expert(env, seed, noise=args.noise, max_duration_s=args.max_duration, quality=q)
             results.append(res)
             ok = sum(r.success for r in results)
-            print(f"[{i + 1}/{args.episodes}] seed {res.seed}: {'success' if res.success else 'FAIL'} "
+            mode = f" ({res.quality['mode']})" if q is not None else ""
+            print(f"[{i + 1}/{args.episodes}] seed {res.seed}{mode}: {'success' if res.success else 'FAIL'} "
                   f"{res.duration_s:.1f}s {res.subgoals}{' timeouts ' + str(res.timeouts) if res.timeouts else ''}"
                   f"  ({ok}/{i + 1})", flush=True)
     rate = sum(r.success for r in results) / len(results)
     print(f"{args.task}: expert success {sum(r.success for r in results)}/{len(results)} = {rate:.1%} "
-          f"(seeds {args.seed}..{args.seed + args.episodes - 1}, noise {args.noise})")
+          f"(seeds {args.seed}..{args.seed + args.episodes - 1}, noise {args.noise}, quality {args.quality})")
+    if quality is not None:
+        for mode in sorted({r.quality["mode"] for r in results}):
+            rows = [r for r in results if r.quality["mode"] == mode]
+            print(f"  {mode:10s} {len(rows):4d} episodes, {sum(r.success for r in rows):4d} successful")
     if args.json:
         Path(args.json).write_text(json.dumps({"task": args.task, "noise": args.noise, "success_rate": rate,
                                                "episodes": [r.__dict__ for r in results]}, indent=2))

@@ -2,7 +2,9 @@
 
 Physics advances one step at a time and each stream fires on its own schedule (joints 200 Hz,
 cameras 30 Hz, decisions 20 Hz by default), so the bags exercise the same alignment logic the
-real recordings need.
+real recordings need. With a `QualityConfig` (`--quality mixed`) each episode's expert errs as its
+seed says (see `quality.py`); every episode is kept, and summary.json reports what the simulator
+measured at its end.
 """
 
 from __future__ import annotations
@@ -12,25 +14,32 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+from wav_core.config.loader import to_dict
 from wav_core.config.robot import RobotConfig
 from wav_core.parallel import job_results
 
 from .bag import RigBagWriter, check_jpeg_quality
 from .env import SimEnv
 from .experts import make_expert
+from .quality import EpisodeQuality, QualityConfig, choose_quality
+from .rollout import quality_record
 from .tasks import make_task
 
 
 @dataclass
 class EpisodeResult:
     seed: int
-    expert_success: bool
+    success: bool
+    """The task's success condition on the final state, as the simulator evaluates it."""
     subgoals: dict[str, bool]
+    """Sub-goals reached at any time during the episode (the simulator's latched flags at the end)."""
     duration_s: float
     bag: str
     timeouts: list[str]
+    quality: dict[str, Any]
+    """Quality mode, its parameters and when its mistake happened (see `quality.py`)."""
 
 
 class _Schedule:
@@ -49,11 +58,14 @@ class _Schedule:
 
 
 def record_episode(env: SimEnv, seed: int, bag_path: Path, noise: float = 0.0, max_duration_s: float = 45.0,
-                   settle_s: float = 0.5, jpeg_quality: int | None = None) -> EpisodeResult:
-    """Run the expert from `seed` and write one bag; stops `settle_s` after the script ends or at the limit."""
+                   settle_s: float = 0.5, jpeg_quality: int | None = None,
+                   quality: EpisodeQuality | None = None) -> EpisodeResult:
+    """Run the expert from `seed` and write one bag; stops `settle_s` after the script ends or at the limit.
+
+    `quality`: how the expert errs in this episode (None: the clean expert)."""
     robot = env.robot
     env.reset(seed)
-    expert = make_expert(env.task.name, env, seed=seed, noise=noise)
+    expert = make_expert(env.task.name, env, seed=seed, noise=noise, quality=quality)
     half = env.model.opt.timestep / 2
     joints = _Schedule(robot.joint_hz, half)
     cams = _Schedule(robot.camera_hz, half)
@@ -72,7 +84,7 @@ def record_episode(env: SimEnv, seed: int, bag_path: Path, noise: float = 0.0, m
                 for name, img in env.render().items():
                     bag.write_image(name, t, img)
             if ticks.due(t):
-                info = env.info()
+                env.info()  # latches the sub-goals reached by now (physics steps alone do not)
                 if end_time is None and expert.done:
                     end_time = t + settle_s
                 if t >= max_duration_s - half or (end_time is not None and t >= end_time - half):
@@ -82,8 +94,10 @@ def record_episode(env: SimEnv, seed: int, bag_path: Path, noise: float = 0.0, m
                 for k, arm in enumerate(arms):
                     bag.write_command(arm, t, command[7 * k:7 * k + 7])
             env.step_physics(1)
+    info = env.info()  # the final state, whatever the script meant to achieve
     subgoals = {k: bool(info[k]) for k in env.task.subgoals}
-    return EpisodeResult(seed, bool(info["success"]), subgoals, round(env.time, 4), str(bag_path), expert.timeouts)
+    return EpisodeResult(seed, bool(info["success"]), subgoals, round(env.time, 4), str(bag_path),
+                         list(expert.timeouts), quality_record(quality, expert))
 
 
 @dataclass
@@ -96,6 +110,7 @@ class _Settings:
     noise: float
     max_duration_s: float
     jpeg_quality: int | None
+    quality: QualityConfig | None
 
 
 _worker_env: SimEnv | None = None
@@ -125,8 +140,9 @@ def _record_job(job: tuple[int, int, Path]) -> tuple[int, EpisodeResult, float]:
     assert _worker_env is not None and _worker_settings is not None, "_start_worker runs first"
     s = _worker_settings
     t0 = time.perf_counter()
+    quality = None if s.quality is None else choose_quality(seed, s.task, s.quality)
     res = record_episode(_worker_env, seed, bag_path, noise=s.noise, max_duration_s=s.max_duration_s,
-                         jpeg_quality=s.jpeg_quality)
+                         jpeg_quality=s.jpeg_quality, quality=quality)
     return index, res, time.perf_counter() - t0
 
 
@@ -137,13 +153,14 @@ def _print_line(line: str) -> None:
 def record_dataset(task: str, episodes: int, seed: int, out: Path, robot: RobotConfig | None = None,
                    noise: float = 0.0, max_duration_s: float = 45.0, instruction: str | None = None,
                    progress: Callable[[str], None] = _print_line, workers: int = 1,
-                   jpeg_quality: int | None = None) -> dict:
+                   jpeg_quality: int | None = None, quality: QualityConfig | None = None) -> dict:
     """Episodes `seed .. seed+episodes-1`, one bag each under `out`, plus `out/summary.json`.
 
     Episode i always uses seed `seed+i` and bag `episode_{i:04d}`, so `workers` > 1 (one process and
     SimEnv each, started with "spawn" so no MuJoCo/EGL state is forked) gives the same bags as a serial
     run, only sooner; progress lines come in the order episodes finish. `jpeg_quality` writes the
-    cameras as JPEG CompressedImage on `<topic>/compressed` (see `RigBagWriter`).
+    cameras as JPEG CompressedImage on `<topic>/compressed` (see `RigBagWriter`). `quality` records a
+    mixed-quality set (None: the clean expert in every episode); an episode's mode depends on its seed only.
     """
     if episodes < 1:
         raise ValueError(f"episodes: got {episodes}, expected >= 1")
@@ -152,6 +169,12 @@ def record_dataset(task: str, episodes: int, seed: int, out: Path, robot: RobotC
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers: got {workers!r}, expected an integer >= 1")
     check_jpeg_quality(jpeg_quality)
+    if quality is not None:
+        if noise > 0:
+            raise ValueError(f"noise: got {noise} with a mixed-quality mix; the mix sets each episode's noise "
+                             "(quality.noise_stds), expected 0")
+        quality.validate()
+        quality.weights(task)
     task_instruction = make_task(task).instruction if instruction is None else instruction
     out = Path(out)
     jobs = [(i, seed + i, out / f"episode_{i:04d}") for i in range(episodes)]
@@ -159,13 +182,14 @@ def record_dataset(task: str, episodes: int, seed: int, out: Path, robot: RobotC
         if bag_path.exists():
             raise ValueError(f"out: {bag_path} already exists; choose an empty output directory")
     out.mkdir(parents=True, exist_ok=True)
-    settings = _Settings(task, robot, instruction, noise, max_duration_s, jpeg_quality)
+    settings = _Settings(task, robot, instruction, noise, max_duration_s, jpeg_quality, quality)
     results: dict[int, EpisodeResult] = {}
 
     def finished(index: int, res: EpisodeResult, wall_s: float) -> None:
         results[index] = res
-        ok = sum(r.expert_success for r in results.values())
-        progress(f"[{len(results)}/{episodes}] seed {res.seed}: {'success' if res.expert_success else 'FAIL'} "
+        ok = sum(r.success for r in results.values())
+        mode = f" ({res.quality['mode']})" if quality is not None else ""
+        progress(f"[{len(results)}/{episodes}] seed {res.seed}{mode}: {'success' if res.success else 'FAIL'} "
                  f"{res.duration_s:.1f}s sim in {wall_s:.1f}s wall; {ok}/{len(results)} successful")
 
     try:
@@ -184,12 +208,25 @@ def record_dataset(task: str, episodes: int, seed: int, out: Path, robot: RobotC
         "noise": noise,
         "max_duration_s": max_duration_s,
         "jpeg_quality": jpeg_quality,
-        "success_rate": sum(r.expert_success for r in ordered) / len(ordered),
+        "quality": "expert" if quality is None else "mixed",
+        "quality_config": None if quality is None else to_dict(quality),
+        "success_rate": sum(r.success for r in ordered) / len(ordered),
+        "by_mode": _by_mode(ordered),
         "per_episode": [
-            {"seed": r.seed, "bag": Path(r.bag).name, "expert_success": r.expert_success, "subgoals": r.subgoals,
-             "duration_s": r.duration_s, "phase_timeouts": r.timeouts}
+            {"seed": r.seed, "bag": Path(r.bag).name, "success": r.success, "subgoals": r.subgoals,
+             "quality": r.quality, "duration_s": r.duration_s, "phase_timeouts": r.timeouts}
             for r in ordered
         ],
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _by_mode(results: list[EpisodeResult]) -> dict[str, dict[str, int]]:
+    """Episodes and successes per quality mode."""
+    out: dict[str, dict[str, int]] = {}
+    for r in results:
+        row = out.setdefault(r.quality["mode"], {"episodes": 0, "successes": 0})
+        row["episodes"] += 1
+        row["successes"] += int(r.success)
+    return out

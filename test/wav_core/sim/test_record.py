@@ -93,8 +93,9 @@ def test_summary_lists_seeds_and_outcomes(recording):
     assert summary["task"] == "bowl" and summary["episodes"] == 1 and summary["seeds"] == [3]
     ep = summary["per_episode"][0]
     assert ep["bag"] == "episode_0000"
-    assert ep["expert_success"] is False, "a 1 s episode cannot finish the task"
+    assert ep["success"] is False, "a 1 s episode cannot finish the task"
     assert set(ep["subgoals"]) == {"grasped", "placed"}
+    assert summary["quality"] == "expert" and ep["quality"] == {"mode": "expert"}
 
 
 def test_bag_messages_deserialize_into_rclpy_types(recording):

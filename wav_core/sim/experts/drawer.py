@@ -50,7 +50,8 @@ def _drop_pose(env: SimEnv, height: float = 0.0, lift: float = 0.0):
     return grasp_pose("right", _drop_point(env) + [0, 0, height], closing_yaw=closing, lift=lift, outward=outward)
 
 
-def drawer_phases(env: SimEnv) -> list[Phase]:
+def drawer_phases(env: SimEnv, leave_open_m: float = 0.0) -> list[Phase]:
+    """The script; `leave_open_m` > 0 stops the push that far short of closed (a drawer left open)."""
     chooser = BoxGraspChooser(env.model, "right", lift_z=CARRY_Z_M)
 
     def block_grasp(env: SimEnv, lift: float = 0.0, z: float | None = None):
@@ -58,6 +59,7 @@ def drawer_phases(env: SimEnv) -> list[Phase]:
         point = _block(env) if z is None else np.r_[_block(env)[:2], z]
         return grasp_pose("right", point, yaw, tilt, lift=lift)
 
+    push_to = PUSH_OVERSHOOT_M if leave_open_m <= 0 else -leave_open_m
     return [
         Phase("reach", goals={
             "left": lambda env: grasp_pose("left", _handle(env), lift=0.08),
@@ -88,7 +90,7 @@ def drawer_phases(env: SimEnv) -> list[Phase]:
               joints={"right": HOME_R}, speed=0.12, tol=0.008),
         Phase("grip_handle", grippers={"left": GRIPPER_CLOSED_M}, wait_s=0.4),
         Phase("push_closed", goals={
-            "left": lambda env: grasp_pose("left", _handle_closed(env) + [PUSH_OVERSHOOT_M, 0, 0]),
+            "left": lambda env: grasp_pose("left", _handle_closed(env) + [push_to, 0, 0]),
         }, speed=0.12, tol=0.02, timeout_s=4.0),
         Phase("let_go", grippers={"left": GRIPPER_OPEN_M}, wait_s=0.3),
         Phase("withdraw", goals={"left": lambda env: grasp_pose("left", _handle(env), lift=0.1)},

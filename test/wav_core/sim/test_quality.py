@@ -1,0 +1,102 @@
+"""Mixed-quality experts: the mode comes from the seed alone, and each mistake shows in the simulator."""
+
+import numpy as np
+import pytest
+
+from wav_core.cli.main import main
+from wav_core.config.loader import ConfigError, from_dict, load
+from wav_core.sim import SimEnv
+from wav_core.sim.experts import make_expert
+from wav_core.sim.quality import MODES, EpisodeQuality, QualityConfig, choose_quality
+from wav_core.sim.rollout import run_expert
+from wav_core.sim.tasks.bowl import BOWL_INNER_RADIUS_M
+from wav_core.sim.tasks.drawer import DrawerTask
+
+
+def test_the_mode_depends_only_on_the_seed():
+    cfg = QualityConfig()
+    drawer = [choose_quality(s, "drawer", cfg) for s in range(2000)]
+    assert drawer == [choose_quality(s, "drawer", QualityConfig()) for s in range(2000)]
+    share = {m: sum(q.mode == m for q in drawer) / len(drawer) for m in MODES}
+    for mode, fraction in cfg.mix.items():
+        assert share[mode] == pytest.approx(fraction, abs=0.03), mode
+    assert {q.params["std_rad"] for q in drawer if q.mode == "noise"} == set(cfg.noise_stds)
+    bowl = [choose_quality(s, "bowl", cfg) for s in range(2000)]
+    assert not [q for q in bowl if q.mode == "half_open"], "the bowl has no drawer"
+    assert sum(q.mode == "expert" for q in bowl) / len(bowl) == pytest.approx(0.4 / 0.92, abs=0.03)
+
+
+def test_mix_is_validated_with_the_key_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"mix: unknown mode 'wobble'"):
+        from_dict(QualityConfig, {"mix": {"expert": 0.5, "wobble": 0.5}})
+    with pytest.raises(ConfigError, match=r"mix: fractions sum to 0.9, expected 1"):
+        from_dict(QualityConfig, {"mix": {"expert": 0.5, "drop": 0.4}})
+    with pytest.raises(ConfigError, match=r"noise_stds"):
+        from_dict(QualityConfig, {"noise_stds": []})
+    yaml_file = tmp_path / "quality.yaml"
+    yaml_file.write_text("quality:\n  mix: {expert: 0.5, stall: 0.5}\n  noise_tau_s: 0.5\n")
+    cfg = load(QualityConfig, yaml_file, section="quality")
+    assert cfg.mix == {"expert": 0.5, "stall": 0.5} and cfg.noise_tau_s == 0.5
+    assert {choose_quality(s, "bowl", cfg).mode for s in range(50)} == {"expert", "stall"}
+    out = str(tmp_path / "bags")
+    assert main(["sim", "record", "--out", out, "--quality", "mixed", "--mix", "expert=0.5"]) == 2
+    assert main(["sim", "record", "--out", out, "--mix", "expert=1"]) == 2, "--mix needs --quality mixed"
+    assert main(["sim", "record", "--out", out, "--quality", "mixed", "--noise", "0.1"]) == 2
+
+
+def test_the_clean_mode_is_the_plain_expert():
+    with SimEnv("bowl", render=False) as env:
+        plain = run_expert(env, 4, max_duration_s=3.0)
+        clean = run_expert(env, 4, max_duration_s=3.0, quality=EpisodeQuality("expert"))
+    assert plain.__dict__ == clean.__dict__
+
+
+def _cup_in_bowl(env: SimEnv) -> bool:
+    cup, bowl = env.data.body("cup").xpos, env.data.body("bowl").xpos
+    return bool(np.hypot(*(cup[:2] - bowl[:2])) < BOWL_INNER_RADIUS_M)
+
+
+def test_late_grasp_leaves_the_cup_behind():
+    with SimEnv("bowl", render=False) as env:
+        res = run_expert(env, 1, quality=EpisodeQuality("late_grasp", {"delay_s": 0.6}))
+        assert not res.success and res.subgoals == {"grasped": False, "placed": False}
+        assert not _cup_in_bowl(env)
+    assert res.quality["events"]["closed_at_s"] > res.reached_at.get("grasped", 0.0)
+
+
+def test_drop_opens_the_gripper_during_the_carry():
+    with SimEnv("bowl", render=False) as env:
+        res = run_expert(env, 1, quality=EpisodeQuality("drop", {"after_s": 0.3}))
+        assert not res.success and res.subgoals["grasped"] and not _cup_in_bowl(env)
+    assert res.reached_at["grasped"] < res.quality["events"]["dropped_at_s"]
+
+
+def test_stall_runs_to_the_time_limit():
+    with SimEnv("bowl", render=False) as env:
+        res = run_expert(env, 1, max_duration_s=8.0, quality=EpisodeQuality("stall", {"at": 0.2}))
+    assert res.duration_s == pytest.approx(8.0) and not res.success
+    assert res.quality["events"]["stall_phase"] == "descend" and res.quality["events"]["stalled_at_s"] < 3.0
+
+
+def test_half_open_leaves_the_drawer_open_with_the_block_inside():
+    with SimEnv("drawer", render=False) as env:
+        res = run_expert(env, 1, quality=EpisodeQuality("half_open", {"opening_m": 0.06}))
+        opening = DrawerTask.opening(env.model, env.data)
+    assert res.subgoals == {"opened": True, "placed": True, "closed": False} and not res.success
+    assert opening == pytest.approx(0.06, abs=0.02)
+
+
+def test_noise_is_temporally_correlated_at_the_chosen_level():
+    with SimEnv("bowl", render=False) as env:
+        obs = env.reset(2)
+        noisy = make_expert("bowl", env, seed=2, quality=EpisodeQuality("noise", {"std_rad": 0.05, "tau_s": 0.3}))
+        offsets = []
+        for _ in range(160):
+            action = noisy.act(obs)
+            clean = np.concatenate([noisy.expert.q_cmd["left"], noisy.expert.q_cmd["right"]])
+            offsets.append(np.concatenate([action[0:6], action[7:13]]) - clean)
+            obs, _ = env.step(action)
+    d = np.array(offsets)[:, [0, 1, 2, 6, 7, 8]]  # joints far from their limits (no clipping)
+    assert d.std() == pytest.approx(0.05, rel=0.35)
+    lag1 = np.mean([np.corrcoef(d[:-1, j], d[1:, j])[0, 1] for j in range(d.shape[1])])
+    assert lag1 > 0.7, "drifts (tau 0.3 s at 20 Hz: 0.85), not per-tick jitter"
