@@ -19,9 +19,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--S", type=int, default=10)
     p.add_argument("--replan-after", type=int, default=0, help="steps of each chunk executed before replanning (0: all)")
     p.add_argument("--max-seconds", type=float, default=40.0)
+    p.add_argument("--mode", default="async", choices=["async", "sync"],
+                   help="async (default): the robot's behaviour, the arm moves while the planner works and a plan "
+                        "arrives as late in sim time as it took in wall time; sync: plan, then execute the whole "
+                        "chunk (the paper's protocol)")
+    p.add_argument("--plan-latency", type=float, default=None,
+                   help="async: sim seconds every plan takes to arrive, instead of its measured wall time "
+                        "(reproducible runs)")
     p.add_argument("--warm-start", type=float, default=0.0, help="blend of the previous plan's Gaussians (0: cold)")
     p.add_argument("--sweep", help="K=0,1,3,5: the same seeds for each K; warm=0,0.5: for each warm-start blend at --K")
-    p.add_argument("--config", help="YAML with a robot: section (cameras, rates); default config/sim_drawer.yaml")
+    p.add_argument("--config", help="YAML with a robot: section (cameras, rates) and optionally a policy: section "
+                                    "(its executor and safety settings are used); default: the built-in rig")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--plot", help="with --sweep: PNG of success and latency vs K (default next to --json)")
     p.add_argument("--threads", type=int, default=0,
@@ -48,7 +56,7 @@ def _sweep_values(spec: str) -> tuple[str, list]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config.loader import load
+    from ..config.loader import load, read_yaml
     from ..config.robot import RobotConfig
     from ..eval.closed_loop import EvalConfig, PolicySource, evaluate_sweep
     from ..bench.machine import describe
@@ -61,10 +69,17 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--threads: got {args.threads}, expected >= 0 (0: the default)")
     if not Path(args.model).is_dir():
         raise FileNotFoundError(f"--model: {args.model} is not a model directory")
+    if args.plan_latency is not None and args.plan_latency < 0:
+        raise ValueError(f"--plan-latency: got {args.plan_latency}, expected seconds >= 0")
     robot = load(RobotConfig, args.config, section="robot") if args.config else None
     source = PolicySource(args.model, device=args.device, backend=args.backend)
     cfg = EvalConfig(task=args.task, episodes=args.episodes, seed=args.seed, max_seconds=args.max_seconds,
-                     replan_after=args.replan_after)
+                     replan_after=args.replan_after, mode=args.mode, plan_latency_s=args.plan_latency)
+    if args.config and "policy" in read_yaml(args.config):
+        from ..runtime.config import PolicyConfig
+
+        policy_cfg = load(PolicyConfig, args.config, section="policy")
+        cfg.executor, cfg.safety = policy_cfg.executor, policy_cfg.safety
     key, values = _sweep_values(args.sweep) if args.sweep else ("K", [args.K])
     planners = [PlannerConfig(K=v if key == "K" else args.K, M=args.M, N=args.N, S=args.S,
                               warm_start=v if key == "warm" else args.warm_start) for v in values]
@@ -72,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     for r in results:
         print(f"K={r['K']} warm={r['warm_start']}: success_rate {r['success_rate']:.3f}  subgoals {r['subgoal_rates']}  "
               f"mean ticks {r['mean_episode_ticks']:.0f}  plan latency median {r['plan_latency_ms']['median']:.1f} ms "
-              f"p90 {r['plan_latency_ms']['p90']:.1f} ms")
+              f"p90 {r['plan_latency_ms']['p90']:.1f} ms  [{r['mode']}] holds {r['holds']}")
     out = results[0] if len(results) == 1 else {"sweep": results, "table": sweep_table(results)}
     out["hardware"] = f"{describe(args.device)}, {args.workers} eval worker{'s' if args.workers > 1 else ''}"
     if len(results) > 1:

@@ -1,19 +1,27 @@
-"""Closed-loop episodes in the MuJoCo twin, in-process (no ROS).
+"""Closed-loop episodes in the MuJoCo twin, in-process (no ROS), through the robot's control loop.
 
-Cameras are rendered at the rig's resolution and resized by the shared runtime path, exactly like
-recorded demonstrations, so the policy sees in evaluation what it saw in training.
+The simulator is stepped under the same ControlLoop the policy node runs (observation history,
+replan rule, chunk executor with blending, safety filter, watchdog), at the executor rate in sim
+time; cameras are rendered at the decision rate and at the rig's resolution, so the policy sees in
+evaluation what it sees on the robot. `mode` "async" (default) is the robot's behaviour: the arm
+keeps executing while the planner works, and a plan that took L seconds of wall time arrives L
+seconds of sim time later (or `plan_latency_s`, fixed, for reproducible runs); "sync" is the paper's
+"plan, then execute the whole chunk", with the world paused while planning.
 
 Episodes are independent and mostly CPU rendering, so `run_episodes` can spread them over worker
 processes. Each worker loads the policy from its model directory and builds its own simulator once;
-only seeds, settings and results cross process boundaries. An episode's result depends only on its
-seed and settings, so a parallel run gives the same episodes as a serial one.
+only seeds, settings and results cross process boundaries. With a fixed `plan_latency_s` (or in
+sync mode) an episode's result depends only on its seed and settings, so a parallel run gives the
+same episodes as a serial one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -21,7 +29,7 @@ from ..config.robot import RobotConfig
 from ..parallel import job_results
 from ..planning.config import PlannerConfig
 from ..planning.policy import WAVPolicy
-from ..runtime.policy_runtime import PolicyRuntime
+from ..runtime.config import ExecutorConfig, PolicyConfig, SafetyConfig
 
 
 @dataclass
@@ -32,6 +40,19 @@ class EvalConfig:
     max_seconds: float = 40.0
     replan_after: int = 0
     """Executed steps of a chunk before replanning (0 = the whole chunk, the paper's setting)."""
+    mode: Literal["async", "sync"] = "async"
+    """async: plan while the arm moves (the robot); sync: plan, then execute the whole chunk (the paper)."""
+    plan_latency_s: float | None = None
+    """async: sim seconds a plan takes to arrive (None: its measured wall time)."""
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+
+    def policy_config(self, episode_seed: int) -> PolicyConfig:
+        """The control loop's settings for one episode; decision k draws seed episode_seed * 100003 + k."""
+        if self.mode not in ("async", "sync"):
+            raise ValueError(f"mode: got {self.mode!r}, expected 'async' or 'sync'")
+        executor = dataclasses.replace(self.executor, mode=self.mode, replan_after=self.replan_after)
+        return PolicyConfig(seed=episode_seed * 100_003, executor=executor, safety=self.safety)
 
 
 @dataclass
@@ -43,6 +64,10 @@ class EpisodeResult:
     plan_ms: list[float] = field(default_factory=list)
     snr: list[float] = field(default_factory=list)
     value_total: list[float] = field(default_factory=list)
+    holds: dict[str, int] = field(default_factory=dict)
+    """Executor steps held, by reason (plan_late: a chunk ran out before the next plan arrived)."""
+    stopped: str = ""
+    """Why the control loop switched the output off mid-episode (e.g. a tracking error), if it did."""
 
 
 @dataclass(frozen=True)
@@ -61,36 +86,56 @@ class PolicySource:
 
 
 def run_episode(policy: WAVPolicy, env, seed: int, cfg: EvalConfig, frames: list | None = None) -> EpisodeResult:
-    """One episode from `env.reset(seed)`; plan draws are seeded from the episode seed and the tick,
-    and the warm-start memory is cleared, so the result does not depend on what ran before."""
-    policy.reset()
-    runtime = PolicyRuntime(policy, env.instruction)
+    """One episode from `env.reset(seed)` under a fresh ControlLoop (the planner's warm-start memory
+    is cleared), stepped at the executor rate in sim time."""
+    from ..runtime.control_loop import ControlLoop
+    from ..runtime.control_loop_planner import InlinePlanner
+
+    loop = ControlLoop(cfg.policy_config(seed), env.robot, policy, instruction=env.instruction)
+    loop.reset()
+    planner = InlinePlanner(loop, cfg.plan_latency_s)
+    per_tick = cfg.executor.rate_hz / env.robot.tick_hz
+    if abs(per_tick - round(per_tick)) > 1e-9 or per_tick < 1:
+        raise ValueError(f"executor rate_hz {cfg.executor.rate_hz} must be a whole multiple of the tick rate "
+                         f"{env.robot.tick_hz} Hz")
+    per_tick = int(round(per_tick))
     obs = env.reset(seed)
-    runtime.observe(obs["images"], obs["state"])
-    max_ticks = int(round(cfg.max_seconds * env.robot.tick_hz))
-    horizon = policy.cfg.action_horizon
-    execute = cfg.replan_after if 0 < cfg.replan_after <= horizon else horizon
     res = EpisodeResult(seed, False, {}, 0)
-    chunk, i = None, execute
     info: dict = {}
-    for tick in range(max_ticks):
-        if i >= execute:
-            # Warm starts follow the planner's warm_start blend (0: every plan starts cold).
-            chunk = runtime.plan(seed=seed * 100_003 + tick, warm=True)
+    max_steps = int(round(cfg.max_seconds * env.robot.tick_hz)) * per_tick
+    for step in range(max_steps):
+        now = step * loop.dt
+        if step % per_tick == 0:
+            if step:
+                obs = env.observe()
+            loop.observe(obs["images"], obs["state"], now)
+            if frames is not None:
+                frames.append(obs["images"][env.robot.camera_names[0]])
+            if step == 0:
+                ok, why = loop.enable(now)
+                if not ok:
+                    raise RuntimeError(f"episode {seed}: the control loop refused to start: {why}")
+        else:
+            loop.feedback(env.joint_state(), now)
+        for plan_info, chunk in planner.step(now):
             res.plan_ms.append(chunk.latency_ms)
-            res.snr.append(chunk.plan.snr)
-            res.value_total.append(float(chunk.plan.values[0, -1]))
-            i = 0
-        obs, info = env.step(chunk.actions[i])
-        i += 1
-        runtime.observe(obs["images"], obs["state"])
-        if frames is not None:
-            frames.append(obs["images"][env.robot.camera_names[0]])
-        res.ticks = tick + 1
-        if info["success"]:
+            res.snr.append(plan_info["snr"])
+            res.value_total.append(plan_info["value_total"])
+        out = loop.execute(now)
+        if out.command is None:
+            res.stopped = out.hold or "output off"
             break
+        env.set_targets(out.command)
+        env.advance(loop.dt)
+        if (step + 1) % per_tick == 0:
+            info = env.info()
+            res.ticks = (step + 1) // per_tick
+            if info["success"]:
+                break
+    info = env.info()
     res.success = bool(info.get("success", False))
     res.subgoals = {k: bool(v) for k, v in info.items() if k not in ("success", "clipped", "n_clipped")}
+    res.holds = dict(loop.holds)
     return res
 
 
@@ -100,8 +145,9 @@ def episode_seeds(cfg: EvalConfig) -> list[int]:
 
 def _progress_line(planner: PlannerConfig, res: EpisodeResult, done: int, total: int) -> str:
     median = float(np.median(res.plan_ms)) if res.plan_ms else 0.0
+    late = res.holds.get("plan_late", 0)
     return (f"[{done}/{total}] K={planner.K} seed={res.seed} success={res.success} ticks={res.ticks} "
-            f"plan median {median:.1f} ms")
+            f"plan median {median:.1f} ms, plan_late holds {late}" + (f", stopped: {res.stopped}" if res.stopped else ""))
 
 
 def run_episodes(policy: WAVPolicy | PolicySource, cfg: EvalConfig, planners: list[PlannerConfig],
@@ -223,11 +269,14 @@ def summarize(episodes: list[EpisodeResult], cfg: EvalConfig, planner: PlannerCo
         "success_rate": float(np.mean([e.success for e in episodes])) if episodes else 0.0,
         "subgoal_rates": {k: float(np.mean([e.subgoals.get(k, False) for e in episodes])) for k in subgoal_names},
         "mean_episode_ticks": float(np.mean([e.ticks for e in episodes])) if episodes else 0.0,
+        "mode": cfg.mode,
+        "holds": {k: int(sum(e.holds.get(k, 0) for e in episodes)) for k in sorted({k for e in episodes for k in e.holds})},
+        "stopped_episodes": sum(bool(e.stopped) for e in episodes),
         "plan_latency_ms": {"median": float(np.median(plan_ms)) if plan_ms.size else 0.0,
                             "p90": float(np.percentile(plan_ms, 90)) if plan_ms.size else 0.0},
         "episodes": [{"seed": e.seed, "success": e.success, "subgoals": e.subgoals, "ticks": e.ticks,
                       "mean_snr": float(np.mean(e.snr)) if e.snr else 0.0,
-                      "plans": len(e.plan_ms)} for e in episodes],
+                      "plans": len(e.plan_ms), "holds": e.holds, "stopped": e.stopped} for e in episodes],
     }
 
 

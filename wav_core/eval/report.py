@@ -13,12 +13,13 @@ def _swept(results: list[dict]) -> str:
 
 
 def sweep_table(results: list[dict]) -> str:
-    lines = ["| K | warm start | success | plan latency median (ms) | p90 (ms) | mean episode ticks |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| K | warm start | success | plan latency median (ms) | p90 (ms) | mean episode ticks | plan-late holds |",
+             "|---|---|---|---|---|---|---|"]
     for r in results:
         lat = r["plan_latency_ms"]
+        late = r.get("holds", {}).get("plan_late", 0) if "holds" in r else "n/a"
         lines.append(f"| {r['K']} | {r.get('warm_start', 0.0):g} | {r['success_rate']:.2f} | "
-                     f"{lat['median']:.1f} | {lat['p90']:.1f} | {r['mean_episode_ticks']:.0f} |")
+                     f"{lat['median']:.1f} | {lat['p90']:.1f} | {r['mean_episode_ticks']:.0f} | {late} |")
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""Offline replay of recorded runs through the shared PolicyRuntime (no ROS imports)."""
+"""Offline replay of recorded runs through the shared ControlLoop (no ROS imports)."""
 
 from .config import ReplayConfig, decision_seed
 from .metrics import LATENCY_FIELDS, Decision, Recording

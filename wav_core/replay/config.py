@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from ..config.loader import ConfigError
 from ..robot.piper import GRIPPER_MAX_M
+from ..runtime.control_loop_rules import decision_seed
+
+__all__ = ["ReplayConfig", "decision_seed"]
 
 
 @dataclass
@@ -30,9 +33,3 @@ class ReplayConfig:
             raise ConfigError(f"gripper_threshold_m: got {self.gripper_threshold_m}, expected in (0, {GRIPPER_MAX_M})")
         if self.lookahead_s < 0:
             raise ConfigError(f"lookahead_s: got {self.lookahead_s}, expected >= 0")
-
-
-def decision_seed(seed: int, decision: int) -> int:
-    """Seed of the `decision`-th plan (from 0) of a run with `seed`: the policy node's rule, so a
-    replay draws the same noise as the node did at the same decision."""
-    return seed + decision

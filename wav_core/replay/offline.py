@@ -1,8 +1,8 @@
-"""Offline replay: a recorded run streamed through the same PolicyRuntime the live node uses.
+"""Offline replay: a recorded run streamed through the ControlLoop the live node runs, on bag time.
 
-Every kept tick of the bag is observed; a plan is made at the node's decision ticks (every
-`replan_after` grid ticks, in bag time) with a seed fixed by the run's seed and the decision index,
-so a rerun gives the same metrics.json. Outputs in `out`: metrics.json, timing.json (wall-clock
+Every kept tick of the bag is observed; the loop plans in sync mode (the bag waits for the
+planner) at its decision ticks (every `replan_after` grid ticks, in bag time) with the loop's seed
+rule, so a rerun gives the same metrics.json. Outputs in `out`: metrics.json, timing.json (wall-clock
 numbers, which vary run to run), the plots and index.html, and the `predictions` bag.
 """
 
@@ -22,7 +22,8 @@ from ..data.assembler import NS
 from ..data.bags import STRING_TYPE, open_bag
 from ..data.errors import DataError
 from ..data.replay import BagReplay
-from .config import ReplayConfig, decision_seed
+from ..runtime.control_loop_rules import check_model
+from .config import ReplayConfig
 from .metrics import Decision, Recording, summarize
 
 METRICS_FILE = "metrics.json"
@@ -31,11 +32,17 @@ PREDICTIONS_DIR = "predictions"
 
 
 class Runtime(Protocol):
-    """What replay needs of a runtime: `PolicyRuntime` or a stand-in such as an oracle."""
+    """What the control loop needs of a runtime: `PolicyRuntime` or a stand-in such as an oracle."""
+
+    instruction: str
 
     def observe(self, images: dict[str, np.ndarray], state: np.ndarray) -> None: ...
 
-    def plan(self, seed: int | None = None, warm: bool = False): ...  # -> Chunk
+    def snapshot(self): ...
+
+    def plan_snapshot(self, snap, seed: int | None = None, warm: bool = False): ...  # -> Chunk
+
+    def reset(self) -> None: ...
 
 
 @dataclass
@@ -43,14 +50,6 @@ class ReplayResult:
     out: Path
     metrics: dict
     timing: dict
-
-
-def check_model(robot: RobotConfig, card) -> None:
-    """The model must see the rig's cameras and act on its joints, in the same order."""
-    if list(card.cameras) != robot.camera_names:
-        raise ConfigError(f"model cameras {list(card.cameras)} do not match the robot config cameras {robot.camera_names}")
-    if list(card.joints) != robot.joint_names:
-        raise ConfigError(f"model joints {list(card.joints)} do not match the robot config joints {robot.joint_names}")
 
 
 def replay_bag(bag_path: str | Path, out: str | Path, robot: RobotConfig, policy, cfg: ReplayConfig | None = None,
@@ -62,7 +61,9 @@ def replay_bag(bag_path: str | Path, out: str | Path, robot: RobotConfig, policy
     A bag that cannot be read, or breaks part-way, still gets every output for the ticks read so far
     with `complete: false` and the `error`; then the error is raised.
     """
-    from ..runtime.policy_runtime import PolicyRuntime
+    from ..runtime.config import ExecutorConfig, PolicyConfig
+    from ..runtime.control_loop import ControlLoop
+    from ..runtime.control_loop_planner import InlinePlanner
 
     cfg = cfg or ReplayConfig()
     cfg.validate()
@@ -74,8 +75,10 @@ def replay_bag(bag_path: str | Path, out: str | Path, robot: RobotConfig, policy
         raise ConfigError(f"replan_after: got {replan}, expected <= the model's action horizon {horizon}")
     bag_path, out = Path(bag_path), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if runtime is None:
-        runtime = PolicyRuntime(policy, robot.instruction or None)
+    loop = ControlLoop(PolicyConfig(seed=cfg.seed, executor=ExecutorConfig(mode="sync", replan_after=replan)), robot,
+                       policy, robot.instruction or None, runtime=runtime)
+    runtime = loop.runtime
+    planner = InlinePlanner(loop)
     joints = list(policy.card.joints)
     period = int(round(NS / robot.tick_hz))
 
@@ -91,29 +94,23 @@ def replay_bag(bag_path: str | Path, out: str | Path, robot: RobotConfig, policy
             topics = list(replay.assembler.topics) + (replay.sampler.topics if replay.sampler else [])
             if bag.topics.get(robot.instruction_topic) == STRING_TYPE:
                 topics.append(robot.instruction_topic)
-            next_decision: int | None = None
             for tick in replay:
                 obs = tick.observation
                 grid = int(round((obs.time_ns - replay.start_ns) / period))
                 rec.states[grid] = obs.state
                 if tick.action is not None:
                     rec.commands[grid] = tick.action
-                runtime.observe(obs.images, obs.state)
-                if next_decision is not None and grid < next_decision:
-                    continue
-                if replay.instruction and hasattr(runtime, "instruction"):
+                if replay.instruction:
                     runtime.instruction = replay.instruction
-                seed = decision_seed(cfg.seed, len(decisions))
-                chunk = runtime.plan(seed=seed)
-                actions = np.asarray(chunk.actions, dtype=np.float64)
-                if actions.shape != (horizon, len(joints)):
-                    raise ValueError(f"runtime plan: got actions of shape {actions.shape}, expected ({horizon}, {len(joints)})")
-                p = chunk.plan
-                decisions.append(Decision(len(decisions), grid, obs.time_ns, seed, actions, float(p.values[0, -1]),
-                                          float(p.snr), float(chunk.latency_ms), int(p.iterations),
-                                          [float(x) for x in p.iteration_best_snr], [float(x) for x in p.iteration_mean_snr],
-                                          {k: float(v) for k, v in p.timings_ms.items()}))
-                next_decision = grid + replan
+                now = obs.time_ns / NS
+                loop.observe(obs.images, obs.state, now)
+                for info, chunk in planner.step(now):
+                    actions = np.asarray(chunk.actions, dtype=np.float64)
+                    if actions.shape != (horizon, len(joints)):
+                        raise ValueError(f"runtime plan: got actions of shape {actions.shape}, expected ({horizon}, {len(joints)})")
+                    decisions.append(Decision(info["decision"], grid, obs.time_ns, info["seed"], actions, info["value_total"],
+                                              info["snr"], info["latency_ms"], info["iterations"],
+                                              info["iteration_best_snr"], info["iteration_mean_snr"], info["timings_ms"]))
         if not rec.states:
             detail = f"; last conversion error: {replay.last_error}" if replay.last_error else ""
             raise DataError(f"{bag_path}: no tick was kept (dropped: {dict(replay.dropped_ticks) or 'none'}){detail}")

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..config.loader import ConfigError
 from ..config.robot import RobotConfig
 from ..data.assembler import NS, ObservationAssembler
 from ..data.errors import MessageError
 from ..data.messages import joint_positions, stamp_ns
 from .config import PolicyConfig
+from .control_loop_rules import check_model, decision_seed
 from .executor import ChunkExecutor
 from .policy_runtime import Chunk, PolicyRuntime
 from .safety import SafetyFilter, TrackingMonitor, Watchdog
@@ -41,18 +41,7 @@ FEEDBACK_MAX_AGE_TICKS = 2
 DRIVER_EVENTS = ("enabled", "disabled", "recovered", "homed", "estop", "reset")
 STOPPING_EVENTS = ("disabled", "estop", "reset")
 
-
-def decision_seed(seed: int, decision: int) -> int:
-    """Seed of the `decision`-th plan (from 0) of a run with `seed`: reruns draw the same noise."""
-    return seed + decision
-
-
-def check_model(robot: RobotConfig, card) -> None:
-    """The model must see the rig's cameras and act on its joints, in the same order."""
-    if list(card.cameras) != robot.camera_names:
-        raise ConfigError(f"model cameras {list(card.cameras)} do not match the robot config cameras {robot.camera_names}")
-    if list(card.joints) != robot.joint_names:
-        raise ConfigError(f"model joints {list(card.joints)} do not match the robot config joints {robot.joint_names}")
+__all__ = ["ControlLoop", "Output", "PlanRequest", "check_model", "decision_seed"]
 
 
 @dataclass

@@ -1,6 +1,8 @@
-"""Closed-loop evaluation spread over worker processes gives the same episodes as a serial run: each
-worker loads the model directory itself, and an episode depends only on its seed and settings."""
+"""Closed-loop evaluation under the robot's control loop. Spread over worker processes it gives the
+same episodes as a serial run: each worker loads the model directory itself, and with a fixed plan
+latency an episode depends only on its seed and settings."""
 
+import numpy as np
 import pytest
 
 from wav_core.cli.main import main
@@ -9,7 +11,7 @@ from wav_core.model.files import save_model
 from wav_core.planning import PlannerConfig, random_policy
 
 PLANNERS = [PlannerConfig(K=0, M=2, N=2, S=2), PlannerConfig(K=1, M=2, N=2, S=2)]
-CFG = EvalConfig(task="drawer", episodes=2, seed=31, max_seconds=1.0)
+CFG = EvalConfig(task="drawer", episodes=2, seed=31, max_seconds=1.0, plan_latency_s=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +22,7 @@ def model_dir(tmp_path_factory):
 
 def episode_fields(e):
     """Everything about an episode except its timings."""
-    return e.seed, e.success, e.subgoals, e.ticks, e.snr, e.value_total, len(e.plan_ms)
+    return e.seed, e.success, e.subgoals, e.ticks, e.snr, e.value_total, len(e.plan_ms), e.holds, e.stopped
 
 
 def test_two_workers_give_the_serial_episodes_in_seed_order(model_dir, capsys):
@@ -84,3 +86,20 @@ def test_sweeps_over_k_or_over_the_warm_start_blend(model_dir, tmp_path, capsys)
     capsys.readouterr()
     assert main(base + ["--sweep", "M=2,4"]) == 2
     assert "expected K=<comma-separated integers>" in capsys.readouterr().err
+
+
+def test_async_episodes_keep_moving_while_planning_and_sync_episodes_wait(model_dir):
+    """async: plans overlap execution (no plan-late holds when planning is fast enough); sync: one
+    plan per executed chunk, no holds at all because the world waits for the planner."""
+    import dataclasses
+
+    policy = PolicySource(model_dir).load(PLANNERS[1])
+    horizon_s = policy.cfg.action_horizon / 20.0
+    fast = dataclasses.replace(CFG, episodes=1, max_seconds=2.0, plan_latency_s=0.3 * horizon_s)
+    slow = dataclasses.replace(fast, plan_latency_s=1.5 * horizon_s)
+    sync = dataclasses.replace(fast, mode="sync", plan_latency_s=None)
+    (a,), (s_,), (y,) = (run_episodes(policy, c, PLANNERS[1:], progress=False)[0] for c in (fast, slow, sync))
+    assert a.holds.get("plan_late", 0) == 0 and len(a.plan_ms) > 2.0 / horizon_s
+    assert s_.holds["plan_late"] > 0 and len(s_.plan_ms) < len(a.plan_ms)
+    assert y.holds == {} and len(y.plan_ms) == int(np.ceil(2.0 / horizon_s))
+    assert summarize([a], fast, PLANNERS[1])["mode"] == "async" and summarize([y], sync, PLANNERS[1])["mode"] == "sync"

@@ -18,7 +18,7 @@ from wav_core.runtime.policy_runtime import Chunk
 
 
 class OracleRuntime:
-    """PolicyRuntime-compatible: observe() per tick, plan() returns the recorded future chunk."""
+    """PolicyRuntime-compatible: observe() per tick; the plan of a snapshot is the recorded future chunk."""
 
     def __init__(self, horizon: int, tick_hz: float, joint_hz: float, source: str, shift: int = 0):
         self.horizon, self.tick_hz, self.joint_hz, self.source, self.shift = horizon, tick_hz, joint_hz, source, shift
@@ -33,10 +33,16 @@ class OracleRuntime:
         t_next = (k + 1) / self.tick_hz
         return command_value(t_next - 1 / self.joint_hz) if self.source == "command" else joint_trajectory(t_next)
 
-    def plan(self, seed=None, warm=False) -> Chunk:
-        actions = np.stack([self.recorded(self.tick + h + self.shift) for h in range(self.horizon)])
+    def reset(self) -> None:
+        self.tick = -1
+
+    def snapshot(self) -> int:
+        return self.tick
+
+    def plan_snapshot(self, tick, seed=None, warm=False) -> Chunk:
+        actions = np.stack([self.recorded(tick + h + self.shift) for h in range(self.horizon)])
         values = np.zeros((self.horizon, 17))
-        return Chunk(actions, self.tick, PlanResult(actions, values, snr=0.0, iterations=0), latency_ms=0.0)
+        return Chunk(actions, tick, PlanResult(actions, values, snr=0.0, iterations=0), latency_ms=0.0)
 
 
 @pytest.mark.parametrize("bag_name, source", [("rig_bag", "command"), ("feedback_bag", "feedback")])
