@@ -2,7 +2,8 @@
 
     DATASET/
       meta.json        fps, cameras (native sizes), joint names, channel names, instructions,
-                       per-episode file/source/success/ticks/drop counts, reward and value settings
+                       per-episode file/source/success/ticks/drop counts (and, for recordings with a
+                       summary.json, sub-goals and quality mode), reward and value settings
       stats.json       mean/std/min/max/q01/q99 per channel of state, action, value
       episodes/episode_000000.h5
         images/<camera>  [T] variable-length uint8: one JPEG per tick
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,14 @@ class EpisodeInfo:
     success: bool
     instruction: str
     dropped: dict[str, int]
+    subgoals: dict[str, bool] = field(default_factory=dict)
+    """Sub-goals the episode reached (empty when its source did not say)."""
+    quality: dict[str, Any] | None = None
+    """{"mode": ..., parameters...} of a simulated recording (see wav_core.sim.quality); None if unknown."""
+
+    @property
+    def quality_mode(self) -> str | None:
+        return None if self.quality is None else str(self.quality["mode"])
 
 
 @dataclass
@@ -169,8 +178,14 @@ def load_dataset(path: str | Path) -> Dataset:
             raise DatasetError(f"{meta_path}: episodes[{i}] needs 'file' and 'ticks'")
         file = root / ep["file"]
         ticks = check_episode_file(file, cam_names, int(ep["ticks"]))
+        subgoals, quality = ep.get("subgoals", {}), ep.get("quality")
+        if not isinstance(subgoals, dict) or not all(isinstance(v, bool) for v in subgoals.values()):
+            raise DatasetError(f"{meta_path}: episodes[{i}].subgoals is {subgoals!r}, expected a mapping of name to true/false")
+        if quality is not None and not (isinstance(quality, dict) and isinstance(quality.get("mode"), str)):
+            raise DatasetError(f"{meta_path}: episodes[{i}].quality is {quality!r}, expected a mapping with a 'mode' string")
         episodes.append(
-            EpisodeInfo(i, file, ticks, str(ep.get("source", "")), bool(ep.get("success", True)), str(ep.get("instruction", "")), dict(ep.get("dropped", {})))
+            EpisodeInfo(i, file, ticks, str(ep.get("source", "")), bool(ep.get("success", True)), str(ep.get("instruction", "")),
+                        dict(ep.get("dropped", {})), dict(subgoals), None if quality is None else dict(quality))
         )
     return Dataset(root, meta, stats, episodes)
 

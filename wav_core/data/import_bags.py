@@ -3,8 +3,10 @@
 Topics, joint order, rates and tolerances come from the `robot:` section of the rig YAML the live
 node uses. Actions come from the per-arm command topics (action_source 'command', when every arm's
 command topic is in the bag), else from the next kept tick's joint feedback ('feedback'; the last
-tick repeats its own state). Episode success comes from `summary.json` beside the bags
-(`expert_success`), else the episode is assumed successful (a demonstration).
+tick repeats its own state). Episode success, sub-goals and quality mode come from `summary.json`
+beside the bags (see `outcomes.py`), else the episode is assumed successful (a demonstration).
+Failed episodes are imported like any other: their rewards and value targets are computed the same
+way, so the value module sees what failure looks like.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import numpy as np
 
 from ..config.robot import RobotConfig
 from ..parallel import job_results
-from .bags import Bag, episode_success, find_bags, open_bag
+from .bags import Bag, find_bags, open_bag
 from .builder import DatasetBuilder, EpisodeRecorder
 from .config import DataConfig
 from .errors import DataError
+from .outcomes import EpisodeOutcome, episode_outcome
 from .replay import BagReplay
 
 
@@ -68,7 +71,7 @@ def feedback_actions(states: np.ndarray) -> np.ndarray:
 class _Job:
     index: int
     bag: Path
-    success: bool | None
+    outcome: EpisodeOutcome | None
     episode_path: Path
     robot: RobotConfig
     cfg: DataConfig
@@ -83,12 +86,16 @@ def _import_episode(job: _Job) -> tuple[dict[str, Any], dict[str, np.ndarray], C
         try:
             replay = import_bag(bag, job.robot, rec, job.cfg)
             actions = feedback_actions(np.stack(rec.states)) if replay.action_source == "feedback" else None
-            entry = rec.finish(True if job.success is None else job.success, dict(replay.dropped_ticks), actions)
+            entry = rec.finish(True if job.outcome is None else job.outcome.success, dict(replay.dropped_ticks), actions)
         except BaseException:
             rec.abort()
             raise
     entry["action_source"] = replay.action_source
-    entry["success_source"] = "assumed" if job.success is None else "summary.json"
+    entry["success_source"] = "assumed" if job.outcome is None else "summary.json"
+    if job.outcome is not None:
+        entry["subgoals"] = job.outcome.subgoals
+        if job.outcome.quality is not None:
+            entry["quality"] = job.outcome.quality
     entry["start_ns"] = rec.start_ns
     arrays = {"state": rec.state, "action": rec.action, "value": rec.value}
     return entry, arrays, Counter(replay.dropped_ticks), Counter(replay.dropped_messages)
@@ -104,11 +111,11 @@ def import_bags(bags: list[str | Path], robot: RobotConfig, out: str | Path, cfg
         raise ValueError(f"workers: got {workers!r}, expected an integer >= 1")  # before any bag is read
     cfg = cfg or DataConfig()
     paths = find_bags(list(bags))
-    successes = [episode_success(p) for p in paths]
+    outcomes = [episode_outcome(p) for p in paths]
     summary = ImportSummary(Path(out))
     cameras = [{"name": c.name, "height": c.height, "width": c.width, "topic": c.topic} for c in robot.cameras]
     with DatasetBuilder(out, cameras, robot.joint_names, robot.tick_hz, cfg, overwrite, {"source_kind": "rosbag2"}) as builder:
-        jobs = [_Job(i, Path(p), ok, builder.episode_path(i), robot, cfg) for i, (p, ok) in enumerate(zip(paths, successes))]
+        jobs = [_Job(i, Path(p), o, builder.episode_path(i), robot, cfg) for i, (p, o) in enumerate(zip(paths, outcomes))]
         bar = None
         if progress:
             from tqdm import tqdm

@@ -15,10 +15,16 @@ def describe(ds: Dataset) -> str:
         "joints       " + " ".join(ds.joint_names),
         "instructions " + " | ".join(repr(i) for i in m.get("instructions", [])),
         f"values       {m.get('value_targets')}",
-        "episode  ticks  success  dropped  source",
     ]
+    modes = sorted({e.quality_mode for e in ds.episodes if e.quality_mode is not None})
+    for mode in modes:
+        rows = [e for e in ds.episodes if e.quality_mode == mode]
+        lines.append(f"quality      {mode:10s} {len(rows):4d} episodes, {sum(e.success for e in rows):4d} successful")
+    lines.append("episode  ticks  success  dropped  quality     subgoals reached      source")
     for e in ds.episodes:
-        lines.append(f"{e.index:7d} {e.ticks:6d}  {str(e.success):7s} {sum(e.dropped.values()):7d}  {e.source}")
+        reached = ",".join(k for k, v in e.subgoals.items() if v) or "-"
+        lines.append(f"{e.index:7d} {e.ticks:6d}  {str(e.success):7s} {sum(e.dropped.values()):7d}  "
+                     f"{e.quality_mode or '-':10s}  {reached:20s}  {e.source}")
     vs = ds.stats["value"]
     names = m.get("value_channels", [str(i) for i in range(len(vs["mean"]))])
     lines.append("value channel                 mean       std       min       max")

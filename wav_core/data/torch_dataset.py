@@ -6,7 +6,9 @@ A sample at tick t of an episode of length T:
   state    [14] float32;  actions [H, 14] a_t..a_{t+H-1};  values [H, 17]: both repeat the last row
            past the episode end
   instruction str, episode int, tick int
-Normalisation (stats.json) is the model's job, so samples stay in physical units.
+Normalisation (stats.json) is the model's job, so samples stay in physical units. Which samples a
+training stage draws is `stage_samples`: the action stage imitates successful episodes only unless
+told otherwise, while the other stages see every episode.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
 from ..config.loader import ConfigError
+from ..training.config import ACTION_EPISODES
 from .dataset import Dataset as DatasetIndex
 from .dataset import decode_frame, load_dataset
 from .errors import DatasetError
@@ -74,6 +77,21 @@ class WavDataset(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def stage_samples(self, stage: str, action_episodes: str = "success") -> list[int]:
+        """Indices the training `stage` draws from: all samples, except that with
+        `action_episodes` 'success' the action stage skips the ticks of failed episodes (a failure
+        is a future the value module should rank low, not behaviour to imitate)."""
+        if action_episodes not in ACTION_EPISODES:
+            raise ConfigError(f"train.action_episodes: got {action_episodes!r}, expected one of {list(ACTION_EPISODES)}")
+        if stage != "action" or action_episodes == "all":
+            return list(range(len(self.index)))
+        ok = {e.index for e in self.data.episodes if e.success}
+        if not ok:
+            raise DatasetError(f"{self.data.root}: no successful episode for the action stage to imitate "
+                               f"({len(self.data.episodes)} episodes, all failed); record successes or set "
+                               "train.action_episodes: all")
+        return [i for i, (episode, _) in enumerate(self.index) if episode in ok]
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ..config.loader import ConfigError
 
 STAGES = ("tokenizer", "world", "value", "action")
+ACTION_EPISODES = ("success", "all")
 
 
 @dataclass
@@ -33,6 +35,14 @@ class TrainConfig:
     world: StageConfig = field(default_factory=lambda: StageConfig(steps=40000, lr=3e-4, caption_dropout=0.06))
     value: StageConfig = field(default_factory=lambda: StageConfig(steps=30000, lr=5e-5))
     action: StageConfig = field(default_factory=lambda: StageConfig(steps=30000, lr=5e-5))
+    action_episodes: Literal["success", "all"] = "success"
+    """Episodes the action stage samples: 'success' imitates only successful behaviour; 'all' also
+    failed ones. The tokenizer, world and value stages always see every episode, so the value
+    module learns to tell outcomes apart."""
+
+    def validate(self) -> None:
+        if self.action_episodes not in ACTION_EPISODES:
+            raise ConfigError(f"action_episodes: got {self.action_episodes!r}, expected one of {list(ACTION_EPISODES)}")
 
     def stage(self, name: str) -> StageConfig:
         if name not in STAGES:

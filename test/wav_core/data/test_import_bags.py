@@ -250,3 +250,47 @@ def test_parallel_import_writes_the_same_dataset(tmp_path, make_robot):
     assert_nothing_written(tmp_path, tmp_path / "failed")
     with pytest.raises(ValueError, match="workers: got 0"):
         import_bags([tmp_path / "bags"], robot, tmp_path / "x", workers=0)
+
+
+def test_failed_episodes_are_kept_with_value_targets_computed_like_successes(tmp_path, make_robot):
+    """A mixed-quality recording's summary.json (success, sub-goals, quality per bag): the failure is
+    imported whole, and both episodes' rewards and values are what the reward code gives for their ticks."""
+    from wav_core.data.config import DataConfig
+    from wav_core.data.replay import BagReplay
+    from wav_core.data.rewards import REWARD_COMPONENTS, dense_rewards, reward_frame
+    from wav_core.data.values import value_targets
+
+    robot, cfg = make_robot(), DataConfig()
+    for i in range(2):
+        write_rig_bag(tmp_path / "bags" / f"episode_{i:04d}", robot, BagSpec(seconds=1.0, seed=i))
+    drop = {"mode": "drop", "after_s": 0.3, "events": {"dropped_at_s": 0.5}}
+    (tmp_path / "bags" / "summary.json").write_text(json.dumps({"per_episode": [
+        {"seed": 0, "bag": "episode_0000", "success": False, "subgoals": {"grasped": True, "placed": False}, "quality": drop},
+        {"seed": 1, "bag": "episode_0001", "success": True, "subgoals": {"grasped": True, "placed": True},
+         "quality": {"mode": "expert"}},
+    ]}))
+    import_bags([tmp_path / "bags"], robot, tmp_path / "ds", cfg)
+    ds = load_dataset(tmp_path / "ds")
+    assert [e.success for e in ds.episodes] == [False, True]
+    assert ds.episodes[0].quality == drop and ds.episodes[0].quality_mode == "drop"
+    assert ds.episodes[0].subgoals == {"grasped": True, "placed": False}
+    for i, ep in enumerate(ds.episodes):
+        with open_bag(tmp_path / "bags" / f"episode_{i:04d}") as bag:
+            ticks = list(BagReplay(bag, robot, cfg.lookahead_s))
+        frames = {c: np.stack([reward_frame(t.observation.images[c], cfg.reward) for t in ticks]) for c in cfg.reward.cameras}
+        state = np.stack([t.observation.state for t in ticks])
+        reward = dense_rewards(frames, state, np.stack([t.action for t in ticks]), cfg.reward)
+        with h5py.File(ep.path) as f:
+            assert f["value"].shape[0] == len(ticks)
+            np.testing.assert_array_equal(f["reward"][:], reward[:, :len(REWARD_COMPONENTS)].astype(np.float32))
+            np.testing.assert_array_equal(f["value"][:], value_targets(reward, cfg.value).astype(np.float32))
+
+
+def test_bad_outcome_in_summary_names_the_entry(tmp_path, make_robot):
+    robot = make_robot()
+    write_rig_bag(tmp_path / "bags" / "episode_0000", robot, BagSpec(seconds=0.5))
+    (tmp_path / "bags" / "summary.json").write_text(json.dumps({"per_episode": [
+        {"bag": "episode_0000", "success": "yes", "subgoals": {}}]}))
+    with pytest.raises(DataError, match=r"summary.json: per_episode\[0\].success: got 'yes', expected true or false"):
+        import_bags([tmp_path / "bags"], robot, tmp_path / "ds")
+    assert_nothing_written(tmp_path, tmp_path / "ds")

@@ -9,9 +9,15 @@ import numpy as np
 import pytest
 import torch
 
+from wav_core.config.loader import ConfigError, from_dict, load, to_dict
+from wav_core.config.robot import RobotConfig
 from wav_core.data.errors import DatasetError
+from wav_core.data.import_bags import import_bags
 from wav_core.data.import_hdf5 import import_aloha
+from wav_core.data.synthetic import BagSpec, write_rig_bag
 from wav_core.data.torch_dataset import SampleSpec, WavDataset, make_loader
+from wav_core.training.run_config import load_run_config
+from wav_core.training.sampler import StepBatchSampler
 
 CAMS = ("cam_high", "cam_left_wrist", "cam_right_wrist")
 
@@ -105,3 +111,67 @@ def test_load_dataset_errors(dataset_dir, tmp_path):
         WavDataset(str(bad))
     with pytest.raises(DatasetError, match="not a dataset directory"):
         WavDataset(str(tmp_path / "nothing"))
+
+
+@pytest.fixture(scope="module")
+def mixed_dir(tmp_path_factory):
+    """Three recorded episodes, the middle one failed (as summary.json says)."""
+    root = tmp_path_factory.mktemp("mixed")
+    rig = to_dict(load(RobotConfig, "config/sim_drawer.yaml", section="robot"))
+    for cam in rig["cameras"]:
+        cam["width"], cam["height"] = 64, 48
+    robot = from_dict(RobotConfig, rig)
+    for i in range(3):
+        write_rig_bag(root / "bags" / f"episode_{i:04d}", robot, BagSpec(seconds=0.6, seed=i))
+    (root / "bags" / "summary.json").write_text(json.dumps({"per_episode": [
+        {"bag": f"episode_{i:04d}", "success": i != 1, "subgoals": {"grasped": True, "placed": i != 1},
+         "quality": {"mode": "drop" if i == 1 else "expert"}} for i in range(3)]}))
+    import_bags([root / "bags"], robot, root / "ds")
+    return root / "ds"
+
+
+def test_action_stage_samples_successful_episodes_unless_told_all(mixed_dir):
+    ds = WavDataset(str(mixed_dir), SampleSpec(image_size=(8, 8)))
+    assert [e.success for e in ds.data.episodes] == [True, False, True]
+    everything = list(range(len(ds)))
+    failed = {i for i, (episode, _) in enumerate(ds.index) if episode == 1}
+    for stage in ("tokenizer", "world", "value"):
+        assert ds.stage_samples(stage, "success") == everything, "the value learns from failures too"
+    action = ds.stage_samples("action", "success")
+    assert failed and set(action) == set(everything) - failed
+    assert ds.stage_samples("action", "all") == everything
+
+    drawn = [i for batch in StepBatchSampler(action, 4, 0, "action", 0, 30) for i in batch]
+    assert not set(drawn) & failed and len(set(drawn)) >= len(action) - 3
+    assert {ds[i]["episode"] for i in drawn[:6]} <= {0, 2}
+    with_failures = [i for batch in StepBatchSampler(everything, 4, 0, "action", 0, 30) for i in batch]
+    assert set(with_failures) & failed
+    assert list(StepBatchSampler(everything, 4, 0, "action", 0, 30)) == list(StepBatchSampler(len(ds), 4, 0, "action", 0, 30)), \
+        "drawing from every sample gives the batches of a plain size"
+
+
+def test_action_episodes_is_validated(mixed_dir, tmp_path):
+    run = tmp_path / "run.yaml"
+    run.write_text("train:\n  action_episodes: failures\n")
+    with pytest.raises(ConfigError, match=r"train.action_episodes: got 'failures', expected one of \['success', 'all'\]"):
+        load_run_config(run)
+    run.write_text("train:\n  action_episodes: all\n")
+    assert load_run_config(run).train.action_episodes == "all" and load_run_config(None).train.action_episodes == "success"
+    ds = WavDataset(str(mixed_dir), SampleSpec(image_size=(8, 8)))
+    with pytest.raises(ConfigError, match=r"train.action_episodes: got 'some'"):
+        ds.stage_samples("action", "some")
+
+
+def test_action_stage_refuses_a_dataset_without_successes(mixed_dir, tmp_path):
+    import shutil
+
+    failed = tmp_path / "failed"
+    shutil.copytree(mixed_dir, failed)
+    meta = json.loads((failed / "meta.json").read_text())
+    for ep in meta["episodes"]:
+        ep["success"] = False
+    (failed / "meta.json").write_text(json.dumps(meta))
+    ds = WavDataset(str(failed), SampleSpec(image_size=(8, 8)))
+    with pytest.raises(DatasetError, match=r"no successful episode for the action stage.*train.action_episodes: all"):
+        ds.stage_samples("action", "success")
+    assert len(ds.stage_samples("action", "all")) == len(ds)
