@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 
+from wav_core.config.loader import to_dict
 from wav_core.model import save_model
 from wav_core.planning import PlannerConfig, random_policy
 from wav_core.runtime.plan_worker import TEST_HOOK_ENV
 from wav_core.runtime.planner_process import PlannerProcess, child_env
 from wav_core.runtime.wire import MAX_FRAME_BYTES
-from wav_core.config.loader import to_dict
 
 CFG = PlannerConfig(K=1, M=3, N=2, S=3)
 
@@ -36,7 +36,7 @@ def test_library_prints_go_to_the_log_not_into_the_frames(model_dir, capfd):
         images = np.zeros(policy.image_shape, np.uint8)
         plan = worker.channel.request({"cmd": "plan", "instruction": "open the drawer", "seed": 1},
                                       [images, np.zeros(14)], timeout_s=300)
-        assert plan.header["ok"] and plan.header["iterations"] == 1
+        assert plan.header["ok"] and plan.header["result"]["iterations"] == 1
         assert plan.arrays[0].shape == (policy.cfg.action_horizon, 14)
     finally:
         worker.kill()

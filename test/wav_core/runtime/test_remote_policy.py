@@ -4,6 +4,8 @@ child that hangs or dies is replaced while the caller gets PlannerUnavailable in
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 from dataclasses import fields
 
@@ -53,11 +55,12 @@ def plan_when_ready(remote: RemotePolicy, images) -> None:
 
 
 def gone(pid: int) -> bool:
+    """No such process, or only its exit status is left (a zombie nobody has reaped yet)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
         return True
-    return False
 
 
 def test_remote_plans_equal_local_plans(model_dir, images):
@@ -182,3 +185,33 @@ def test_close_ends_a_hung_plan_and_its_child(model_dir, images, tmp_path):
     assert not closing.is_alive() and not planning.is_alive()
     assert "planner process closed" in str(errors[0].value)
     assert gone(pid) and remote.pid is None and remote.restarts == 0
+
+
+NODE = """
+import json, sys
+import numpy as np
+from wav_core.planning import PlannerConfig
+from wav_core.runtime.plan_worker import TEST_HOOK_ENV
+from wav_core.runtime.remote_policy import RemotePolicy
+
+model_dir, stall = sys.argv[1:]
+remote = RemotePolicy(model_dir, PlannerConfig(K=1, M=3, N=2, S=3), plan_timeout_s=600,
+                      env={TEST_HOOK_ENV: json.dumps({"stall_file": stall})})
+print(remote.pid, flush=True)
+open(stall, "w").close()
+remote.plan(np.zeros(remote.image_shape, np.uint8), np.zeros(14))
+"""
+
+
+def test_a_hung_planner_ends_when_its_node_is_killed(model_dir, tmp_path):
+    stall = tmp_path / "stall"
+    node = subprocess.Popen([sys.executable, "-c", NODE, str(model_dir), str(stall)], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(node.stdout.readline())
+        assert wait_for((stall.parent / "stall.waiting").exists, timeout=120)  # hung in plan
+        node.kill()
+        assert wait_for(lambda: gone(pid), timeout=30)
+    finally:
+        node.kill()
+        node.wait()
+        node.stdout.close()
