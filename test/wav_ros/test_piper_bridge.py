@@ -57,7 +57,8 @@ def make_config(fresh_ports: bool = False, **overrides) -> DriverConfig:
         DriverArmConfig("left", f"vcan_left_{uid}", "/left/joint_ctrl_single", "/left/joint_states_single"),
         DriverArmConfig("right", f"vcan_right_{uid}", "/right/joint_ctrl_single", "/right/joint_states_single"),
     ]
-    base = dict(arms=arms, bustype="virtual", speed_percent=100, feedback_timeout_s=0.25,
+    # a 1 s feedback timeout: a loaded test machine must not fake a lost bus (each fault disarms)
+    base = dict(arms=arms, bustype="virtual", speed_percent=100, feedback_timeout_s=1.0,
                 reconnect_initial_s=0.1, reconnect_max_s=0.5, diagnostics_hz=10.0, enable_on_start=True)
     base.update(overrides)
     return DriverConfig(**base)
@@ -88,21 +89,29 @@ class Rig:
     def rearm(self, arm: str) -> None:
         """Arm a disarmed arm as a policy does: command the measured position until it is accepted.
 
-        One command at a time, each handled before the next, and the accepted one has reached the
-        firmware on return: nothing of it is still in flight when the test goes on.
+        One command at a time, each handled before the next; on return the accepted one has reached
+        the firmware and the arm stands there (a 0.5 mrad offset on joint6 tells it from the pose
+        the driver holds on enable), so nothing of it is in flight when the test goes on.
         """
-        link = self.bridge.links[arm]
+        link, firmware = self.bridge.links[arm], self.arms[arm]
 
         def handled() -> int:
             return link.sent + sum(link.rejected.values())
 
         for _ in range(20):
             n = handled()
-            self.command(arm, self.q(arm), stamp_age=None)  # receipt time: a loaded machine cannot make it stale
+            q = self.q(arm) + np.array([0.0, 0.0, 0.0, 0.0, 0.0, 5e-4, 0.0])
+            self.command(arm, q, stamp_age=None)  # receipt time: a loaded machine cannot make it stale
             assert wait_for(lambda: handled() > n), f"arm {arm}: a command was neither sent nor rejected"
             if link.armed:
-                sent = link.last_sent[:6]
-                assert wait_for(lambda: np.allclose(self.arms[arm].state().last_joint_command, sent, atol=1e-4))
+                sent = link.last_sent
+
+                def there() -> bool:
+                    st = firmware.state()
+                    return np.allclose(st.last_joint_command, sent[:6], atol=1e-4) and np.allclose(
+                        st.positions, st.targets, atol=1e-9)
+
+                assert wait_for(there), (firmware.state(), sent)
                 return
         raise AssertionError(f"arm {arm} did not arm on its measured pose: {link.last_rejection}")
 
@@ -150,10 +159,17 @@ class Rig:
         return wait_for(close)
 
     def track(self, arm: str, target) -> bool:
-        """Stream a target at 50 Hz (fresh stamps, like a policy) until the feedback reaches it."""
+        """Stream a target at 50 Hz (fresh stamps, like a policy) until the feedback reaches it.
+
+        Like a policy, it re-arms from the measured pose when the arm was disarmed on the way (on a
+        loaded machine the feedback can go stale long enough for a fault and a recovery).
+        """
         target = np.asarray(target, dtype=float)
+        link = self.bridge.links[arm]
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
+            if not link.armed and link.refusal() is None:
+                self.rearm(arm)
             self.command(arm, target)
             q = self.q(arm)
             if q is not None and np.all(np.abs(q[:6] - target[:6]) < JOINT_TOL) and abs(q[6] - target[6]) < GRIPPER_TOL:
@@ -430,6 +446,7 @@ def stream(rig: Rig, arm: str, q, stop: threading.Event) -> threading.Thread:
 def test_default_start_leaves_the_arms_disabled_until_enable():
     with running_bridge(make_config(enable_on_start=False)) as rig:
         assert not any(arm.state().enabled for arm in rig.arms.values())
+        assert wait_for(lambda: rig.diagnostics.get("left") is not None and rig.diagnostics["left"].message == "disabled")
         rig.command("left", rig.q("left"), stamp_age=None)
         assert wait_for(lambda: rig.rejected("left", "disabled") == 1)
         # (a bus whose first feedback came late may report "recovered"; nothing was enabled)
