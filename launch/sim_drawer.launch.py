@@ -3,18 +3,23 @@
 The simulator drives /clock, so the policy runs on sim time. The policy node is a lifecycle node:
 this file configures and activates it; command output stays off until `ros2 service call
 /wav_policy/enable std_srvs/srv/SetBool "{data: true}"`.
+`record:=true record_dir:=DIR` records the run into an MCAP bag; `dry_run:=true` runs the whole path
+but publishes the 200 Hz set-points on /wav_policy/command_preview instead of commanding the arms.
 """
 
 import os
+import sys
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
+from launch.actions import DeclareLaunchArgument, EmitEvent, ExecuteProcess, RegisterEventHandler
+from launch.conditions import IfCondition
 from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
+from launch_ros.parameter_descriptions import ParameterValue
 from lifecycle_msgs.msg import Transition
 
 
@@ -24,14 +29,25 @@ def generate_launch_description():
     sim = Node(package="wav_ros", executable="sim_node", name="wav_sim", output="screen",
                parameters=[{"config_file": config}])
     policy = LifecycleNode(package="wav_ros", executable="policy_node", name="wav_policy", namespace="",
-                           output="screen", parameters=[{"config_file": config, "use_sim_time": True}])
+                           output="screen", parameters=[{"config_file": config, "use_sim_time": True,
+                                        "dry_run": ParameterValue(LaunchConfiguration("dry_run"), value_type=bool)}])
     configure = EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(policy),
                                             transition_id=Transition.TRANSITION_CONFIGURE))
+    # Only the configure transition (configuring -> inactive) activates: an operator's deactivate
+    # (deactivating -> inactive) stays deactivated.
     activate = RegisterEventHandler(OnStateTransition(
-        target_lifecycle_node=policy, goal_state="inactive",
+        target_lifecycle_node=policy, start_state="configuring", goal_state="inactive",
         entities=[EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(policy),
                                               transition_id=Transition.TRANSITION_ACTIVATE))]))
+    record = ExecuteProcess(
+        cmd=[sys.executable, "-m", "wav_ros.run_record", "--config", config, "--out", LaunchConfiguration("record_dir"),
+             "--use-sim-time"],
+        output="screen", condition=IfCondition(LaunchConfiguration("record")))
     return LaunchDescription([
         DeclareLaunchArgument("config_file", default_value=default),
-        sim, policy, activate, configure,
+        DeclareLaunchArgument("record", default_value="false", description="record the run into an MCAP bag"),
+        DeclareLaunchArgument("record_dir", default_value="wav_run_bag", description="new bag directory for record:=true"),
+        DeclareLaunchArgument("dry_run", default_value="false",
+                              description="publish set-points on /wav_policy/command_preview instead of commanding"),
+        sim, policy, activate, configure, record,
     ])

@@ -102,13 +102,15 @@ def run_demo(config: str, model: str | None, seconds: float, out: str, wall_time
         s.start()
         s.enable()
         t0 = time.monotonic()
+        start = s.sim.info.get("time", 0.0)  # sim seconds that passed before output was enabled
         while time.monotonic() - t0 < wall_timeout:
             info = dict(s.sim.info)
-            if info.get("success") or info.get("time", 0.0) >= seconds:
+            if info.get("success") or info.get("time", 0.0) - start >= seconds:
                 break
             time.sleep(0.2)
         status = s.policy.status()
         info = dict(s.sim.info)
+        info["time"] = info.get("time", 0.0) - start
         wall = time.monotonic() - t0
     gif = out_dir / "top_camera.gif"
     if not rec.frames:
@@ -125,7 +127,9 @@ def run_demo(config: str, model: str | None, seconds: float, out: str, wall_time
         "plan_latency_median_ms": status["plan_latency_median_ms"], "plan_latency_p90_ms": status["plan_latency_p90_ms"],
         "command_interval_sim_p50_ms": float(np.percentile(iv, 50)), "command_interval_sim_p99_ms": float(np.percentile(iv, 99)),
         "command_interval_wall_p50_ms": status["command_interval_p50_ms"], "command_interval_wall_p99_ms": status["command_interval_p99_ms"],
-        "measured_samples": len(rec.measured),
+        "measured_samples": len(rec.measured), "holds": status.get("holds", {}),
+        "plan_late_holds": status.get("holds", {}).get("plan_late", 0),
+        "real_time_factor": info.get("real_time_factor"),
         "safety_events": status["safety_events"], "model": cfg.model, "note": note,
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -136,6 +140,10 @@ def run_demo(config: str, model: str | None, seconds: float, out: str, wall_time
     print(f"plan latency median {summary['plan_latency_median_ms']:.0f} ms, p90 {summary['plan_latency_p90_ms']:.0f} ms")
     print(f"command interval on the robot's clock (sim time): p50 {summary['command_interval_sim_p50_ms']:.2f} ms, "
           f"p99 {summary['command_interval_sim_p99_ms']:.2f} ms (executor at {1000 / cfg.executor.rate_hz:.0f} ms)")
+    print(f"holds (executor steps): {summary['holds'] or 'none'}; plan_late {summary['plan_late_holds']}")
+    if summary["real_time_factor"] is not None and summary["real_time_factor"] < 1.0:
+        print(f"the planner could not keep up in real time: the simulation ran at real-time factor "
+              f"{summary['real_time_factor']:.2f}")
     print(f"safety events: {summary['safety_events']}")
     print(f"wrote {gif}, {plot}, {out_dir / 'summary.json'}")
     return 0

@@ -66,6 +66,7 @@ class PolicyNode(LifecycleNode):
         self.camera_to_chunk_ms: deque[float] = deque(maxlen=200)
         self._last_exec_wall: float | None = None
         self._last_hold: str | None = None
+        self._last_output = False
         self.planning_paused = threading.Event()
         """Set to keep the planner idle (benchmarks compare executor timing with and without it)."""
 
@@ -270,11 +271,11 @@ class PolicyNode(LifecycleNode):
             return
         out = self.loop.execute(self._now())
         if out.hold and out.hold != self._last_hold:
-            if out.command is None and self._last_hold is None:
-                self.get_logger().error(f"command output stopped: {out.hold}")
-            elif out.command is not None:
+            if out.command is not None:
                 self._warn(f"hold:{out.hold}", f"holding position: {out.hold}")
-        self._last_hold = out.hold
+            elif self._last_output:
+                self.get_logger().error(f"command output stopped: {out.hold}")
+        self._last_hold, self._last_output = out.hold, out.command is not None
         if out.command is None:
             return
         stamp = self.get_clock().now().to_msg()

@@ -11,6 +11,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", help="config or launch name, e.g. sim_drawer, piper_drawer.launch.py, or a YAML path")
     p.add_argument("--enable", action="store_true", help="enable command output once observations arrive")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
+    p.add_argument("--record", metavar="DIR", help="record cameras, feedback, commands, chunks, plan_info and "
+                                                  "/diagnostics into this new MCAP bag directory")
+    p.add_argument("--dry-run", action="store_true",
+                   help="run the whole path but publish the set-points on /wav_policy/command_preview, not to the arms")
     p.set_defaults(func=_run)
     d = sub.add_parser("demo", help="simulated drawer task, closed-loop through the ROS 2 nodes")
     d.add_argument("--config", default="sim_drawer", help="config with robot/policy/sim sections")
@@ -37,11 +41,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from .session import Session
 
-    with Session(args.name) as s:
+    with Session(args.name, record=args.record, dry_run=args.dry_run) as s:
         s.start()
         if args.enable:
             s.enable()
         s.spin(args.duration)
+        if s.recorder is not None:
+            recorded = dict(s.recorder.recorded)
+    if args.record:
+        print(f"recorded {sum(recorded.values())} messages into {args.record}: {recorded}")
     return 0
 
 

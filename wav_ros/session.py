@@ -1,5 +1,6 @@
 """A node set in one process on a multi-threaded executor, with the lifecycle transitions a launch
-file would make (the policy node is configured and activated; output stays off until enabled)."""
+file would make (the policy node is configured and activated; output stays off until enabled),
+optionally recording the run into an MCAP bag and with the policy in dry run."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from .launcher import build_node, config_path, load_launch
 
 
 class Session:
-    def __init__(self, name: str, domain_id: int | None = None, **policy_kwargs):
+    def __init__(self, name: str, domain_id: int | None = None, record: str | None = None, dry_run: bool = False,
+                 **policy_kwargs):
+        """record: a new bag directory for the run's topics (see run_record.run_topics)."""
         self.path = config_path(name)
         self.launch = load_launch(self.path)
         self.context = rclpy.Context()
@@ -22,7 +25,18 @@ class Session:
         self.nodes = []
         self.policy = None
         self.sim = None
+        self.recorder = None
+        if dry_run:
+            from rclpy.parameter import Parameter
+
+            policy_kwargs = dict(policy_kwargs, parameter_overrides=[Parameter("dry_run", value=True)])
         try:
+            if record:
+                from .run_record import make_run_recorder
+
+                self.recorder = make_run_recorder(self.path, record, context=self.context,
+                                                  use_sim_time=self.launch.use_sim_time)
+                self.nodes.append(self.recorder)
             for kind in self.launch.nodes:
                 kw = dict(policy_kwargs) if kind == "policy" else {}
                 node = build_node(kind, self.path, self.launch.use_sim_time, context=self.context, **kw)
@@ -73,6 +87,8 @@ class Session:
         ex = getattr(self, "executor", None)
         if ex is not None:
             ex.shutdown()
+        if self.recorder is not None:
+            self.recorder.close()
         for n in self.nodes:
             n.destroy_node()
         rclpy.try_shutdown(context=self.context)

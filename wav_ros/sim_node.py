@@ -3,7 +3,10 @@
 Publishes the three cameras (sensor_msgs/Image rgb8) and per-arm `joint_states_single` feedback,
 and takes per-arm `joint_ctrl_single` commands like the driver does, so the policy node cannot tell
 it from the robot. It also publishes /clock: the simulation runs as fast as the machine allows (at
-most `real_time_factor` x wall time) and nodes with use_sim_time follow it.
+most `real_time_factor` x wall time) and nodes with use_sim_time follow it. When the policy's planner
+cannot keep up (its p90 wall-clock plan latency above `planner_budget` of a chunk), the simulation
+slows down so that, in sim time, plans still arrive before the chunk runs out: the robot would
+stutter, the simulated one runs slower instead, and says so (log and `~/status` real_time_factor).
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ class SimNodeConfig:
     real_time_factor: float = 1.0
     """Upper bound on sim speed relative to wall time (0 = as fast as possible)."""
     status_hz: float = 2.0
+    plan_info_topic: str = "/wav_policy/plan_info"
+    """The policy's plan reports (wall-clock latency, chunk length); empty: never slow down for it."""
+    planner_budget: float = 0.4
+    """Fraction of a chunk's duration the p90 plan latency may take in sim time."""
 
 
 def _stamp(t: float):
@@ -74,6 +81,11 @@ class SimNode(Node):
         for k, arm in enumerate(self.robot.arms):
             self.create_subscription(JointState, arm.command_topic, lambda m, k=k: self._on_command(m, k), 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
+        self.real_time_factor = self.cfg.real_time_factor
+        """The speed limit in force: the configured one, or lower while the planner cannot keep up."""
+        self._latencies: list[float] = []
+        if self.cfg.plan_info_topic:
+            self.create_subscription(String, self.cfg.plan_info_topic, self._on_plan_info, 10)
         self._reset_seed: int | None = None
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -95,6 +107,26 @@ class SimNode(Node):
         with self._lock:
             if self._targets is not None:
                 self._targets[7 * arm:7 * arm + 7] = q
+
+    def _on_plan_info(self, msg: String) -> None:
+        try:
+            info = json.loads(msg.data)
+            latency_s, chunk_s = float(info["latency_ms"]) / 1000, float(info["chunk_s"])
+        except (ValueError, KeyError, TypeError):
+            return  # not a plan report this node understands
+        self._latencies = (self._latencies + [latency_s])[-20:]
+        p90 = float(np.percentile(self._latencies, 90))
+        cap = self.cfg.planner_budget * chunk_s / max(p90, 1e-6)
+        limit = self.cfg.real_time_factor if self.cfg.real_time_factor > 0 else float("inf")
+        rtf = min(limit, cap)
+        if abs(rtf - (self.real_time_factor or float("inf"))) > 0.05 * rtf:
+            if rtf < limit:
+                self.get_logger().warning(
+                    f"planner p90 latency {p90 * 1000:.0f} ms (wall) is more than {self.cfg.planner_budget:.0%} of the "
+                    f"{chunk_s:.2f} s chunk: simulation slowed to real-time factor {rtf:.2f}")
+            else:
+                self.get_logger().info(f"planner keeps up again: real-time factor back to {limit}")
+            self.real_time_factor = rtf if rtf != float("inf") else 0.0
 
     def _on_reset(self, request, response):
         self._reset_seed = (self.cfg.seed if self._reset_seed is None else self._reset_seed) + 1
@@ -139,6 +171,7 @@ class SimNode(Node):
         cam_dt, status_dt = 1.0 / self.robot.camera_hz, 1.0 / self.cfg.status_hz
         next_cam = next_status = 0.0
         wall0, sim0 = time.perf_counter(), env.time
+        pace_rtf = self.real_time_factor
         self._ready.set()
         try:
             while not self._stop.is_set():
@@ -164,10 +197,14 @@ class SimNode(Node):
                     info = env.info()
                     self.info.update({k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in info.items()})
                     self.info["time"] = env.time
+                    self.info["real_time_factor"] = self.real_time_factor
                     self._status_pub.publish(String(data=json.dumps(self.info)))
                     next_status += status_dt
-                if self.cfg.real_time_factor > 0:
-                    ahead = (env.time - sim0) / self.cfg.real_time_factor - (time.perf_counter() - wall0)
+                rtf = self.real_time_factor
+                if rtf != pace_rtf:  # a new speed limit counts from now
+                    wall0, sim0, pace_rtf = time.perf_counter(), env.time, rtf
+                if rtf > 0:
+                    ahead = (env.time - sim0) / rtf - (time.perf_counter() - wall0)
                     if ahead > 0:
                         time.sleep(ahead)
         finally:

@@ -31,10 +31,11 @@ def policy_cfg(**kw):
 class Rig:
     """Sim node + policy node (+ a command recorder) spinning on one executor."""
 
-    def __init__(self, ctx, robot=None, cfg=None, sim=True, policy=None, **node_kwargs):
+    def __init__(self, ctx, robot=None, cfg=None, sim=True, policy=None, sim_cfg=None, **node_kwargs):
         self.robot = robot or RobotConfig()
         self.policy = policy or random_policy("tiny", PlannerConfig(K=1, M=2, N=2, S=2))
-        self.sim = SimNode(sim_cfg=SimNodeConfig(real_time_factor=1.0), robot=self.robot, context=ctx) if sim else None
+        sim_cfg = sim_cfg or SimNodeConfig(real_time_factor=1.0)
+        self.sim = SimNode(sim_cfg=sim_cfg, robot=self.robot, context=ctx) if sim else None
         self.node = PolicyNode(policy_cfg=cfg or policy_cfg(), robot=self.robot, policy=self.policy,
                                use_sim_time=sim, context=ctx, **node_kwargs)
         import rclpy
@@ -349,23 +350,42 @@ def test_a_failed_configure_closes_the_planner_process(ros_context, tmp_path):
         node.destroy_node()
 
 
-def test_late_plan_holds_position(ros_context):
-    """A planner slower than the chunk: the executor runs out and the watchdog holds."""
-    rig = Rig(ros_context)
-    orig = rig.policy.plan
+def slowed(policy, seconds):
+    orig = policy.plan
 
     def slow_plan(*a, **k):
         res = orig(*a, **k)
-        time.sleep(1.5)
+        time.sleep(seconds)
         return res
 
-    rig.policy.plan = slow_plan
+    policy.plan = slow_plan
+    return policy
+
+
+def test_late_plan_holds_position(ros_context):
+    """A planner slower than the chunk, on a simulator that keeps real time: the executor runs out
+    and holds."""
+    policy = slowed(random_policy("tiny", PlannerConfig(K=1, M=2, N=2, S=2)), 1.5)
+    rig = Rig(ros_context, policy=policy, sim_cfg=SimNodeConfig(real_time_factor=1.0, plan_info_topic=""))
     try:
-        rig.node.trigger_configure()
-        rig.node.trigger_activate()
-        assert rig.wait(lambda: rig.node.loop.latest_state is not None)
+        start(rig)
         assert rig.call(SetBool, "/wav_policy/enable", SetBool.Request(data=True)).success
         assert rig.wait(lambda: rig.node.loop.holds.get("plan_late", 0) > 10, 60)
+    finally:
+        rig.close()
+
+
+def test_the_simulation_slows_down_for_a_planner_that_cannot_keep_up(ros_context):
+    """The same slow planner with the simulator listening to plan_info: sim time slows so that the
+    p90 plan latency fits the planner budget of a chunk, and the sim says so in its status."""
+    policy = slowed(random_policy("tiny", PlannerConfig(K=1, M=2, N=2, S=2)), 1.0)
+    rig = Rig(ros_context, policy=policy)
+    try:
+        start(rig)
+        assert rig.wait(lambda: len(rig.node.plan_latencies) >= 2, 60)
+        chunk_s = policy.cfg.action_horizon / rig.robot.tick_hz
+        assert rig.wait(lambda: 0 < rig.sim.real_time_factor <= 0.4 * chunk_s / 1.0, 10)
+        assert rig.wait(lambda: rig.sim.info.get("real_time_factor") == rig.sim.real_time_factor, 10)
     finally:
         rig.close()
 

@@ -288,6 +288,7 @@ class ControlLoop:
                 "iteration_mean_snr": [float(x) for x in p.iteration_mean_snr],
                 "timings_ms": {k: float(v) for k, v in p.timings_ms.items()},
                 "observation_age_ms": (now - req.anchor) * 1000, "camera_to_chunk_ms": (now - req.camera_time) * 1000,
+                "chunk_s": self.executor.horizon * self.executor.dt,
             }
             return self.last_plan
 
