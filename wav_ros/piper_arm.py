@@ -6,7 +6,8 @@ threads, and the SDK encodes every command through one shared message object, so
 arm are serialised by its lock.
 
 Re-arming: after any enable, recovery of the bus, reset, e-stop or go-home the arm is *disarmed*.
-Enabling makes the measured pose the firmware's set-point, and the first command a disarmed arm
+Enabling makes the measured pose the firmware's set-point (before and after the motors power up),
+and the first command a disarmed arm
 accepts must lie within `rearm_joint_tolerance_rad` (every joint) and `rearm_gripper_tolerance_m`
 of the measured position; that command arms it, and from then on commands are followed (clamped,
 age-checked). So a set-point computed before the arm moved, dropped or was driven elsewhere is
@@ -196,8 +197,11 @@ class PiperArmLink:
                 if self.estopped:  # an e-stop arrived while enabling: not one more enable frame
                     raise ArmEnableError(f"{where}: e-stopped while enabling; call ~/reset, then enable")
                 self._sdk.MotionCtrl_2(CTRL_CAN, MOVE_J, self.driver.speed_percent, 0x00)
+                self._hold_measured(since=requested, gripper=False)  # no set-point from before meets powered motors
                 reported = self._sdk.EnablePiper()
-            if reported and self.motors_enabled(since=requested) and self.feedback_age() <= self.driver.feedback_timeout_s:
+            stamp = self._sdk.GetArmJointMsgs().time_stamp
+            live = stamp > requested and self.feedback_age() <= self.driver.feedback_timeout_s
+            if reported and self.motors_enabled(since=requested) and live:
                 break  # enabled, and the feedback is live (not a backlog being worked through)
             if time.monotonic() > deadline:
                 with self._lock:
@@ -212,19 +216,23 @@ class PiperArmLink:
                 raise ArmEnableError(f"{where}: e-stopped while enabling; call ~/reset, then enable")
             self.motors_ok = True
             self.armed = False
-            self._hold_measured()
+            self._hold_measured(since=requested)
         self.log.info(f"{where}: enabled (speed {self.driver.speed_percent}%), disarmed until a command within "
                       f"{self.driver.rearm_joint_tolerance_rad} rad / {self.driver.rearm_gripper_tolerance_m} m "
                       "of the measured position")
 
-    def _hold_measured(self) -> None:
-        """Make the measured pose the firmware's set-point, replacing whatever it held before."""
+    def _hold_measured(self, since: float, gripper: bool = True) -> None:
+        """Make the measured pose the firmware's set-point, replacing whatever it held before.
+
+        Only from feedback received after `since`: an older pose may not be where the arm is.
+        """
         fb = self.feedback()
-        if fb is None:
+        if fb is None or fb[1] <= since:
             return
         cmd = arm_to_sdk(clamp_arm(fb[0])[0])
         self._sdk.JointCtrl(*cmd.joints)
-        self._sdk.GripperCtrl(cmd.gripper, self.driver.gripper_effort, GRIPPER_ENABLE, 0x00)
+        if gripper:
+            self._sdk.GripperCtrl(cmd.gripper, self.driver.gripper_effort, GRIPPER_ENABLE, 0x00)
 
     def disable(self) -> None:
         with self._lock:

@@ -8,7 +8,10 @@ limits, and a lost bus stops sending, reports ERROR on /diagnostics and reconnec
 Services (SetBool / Trigger):
   ~/enable, ~/<arm>/enable   enable (true) or disable (false: DisableArm, motors unpowered) all arms / one arm
   ~/estop                    EmergencyStop(0x01) on every arm: the firmware damps the motors and the arm
-                             sinks slowly; latched until ~/reset
+                             sinks slowly; latched until ~/reset. Chosen over holding the pose with
+                             powered motors (which could keep a person pinned) and over cutting power
+                             (a free fall): it is the firmware's own stop, and no command moves the arm
+                             until a reset and an enable
   ~/reset                    ResetPiper() on every arm: clears an e-stop, cuts motor power (the arm drops)
   ~/go_home                  move every arm slowly to wav_core.robot.piper.HOME
 Recovery after an e-stop: call ~/reset, then ~/enable (true).
