@@ -74,6 +74,8 @@ class WavDataset(torch.utils.data.Dataset):
         """Frames already resized to the model resolution (`wav data cache`), when built."""
         self._files: dict[int, h5py.File] = {}
         self._pid = os.getpid()
+        self.images = True
+        """False: samples carry no frames (training stages that read cached tokenizer latents)."""
 
     def __len__(self) -> int:
         return len(self.index)
@@ -125,18 +127,11 @@ class WavDataset(torch.utils.data.Dataset):
         n = info.ticks
         s = self.spec
         f = self._file(episode)
-        hist = [max(0, t - (s.n_history - 1 - k) * s.history_stride) for k in range(s.n_history)]
-        fut = [min(n - 1, t + (k + 1) * s.future_stride) for k in range(s.n_future)]
-        cache: dict = {}
-        history = torch.stack([self._frames(f, episode, c, hist, cache) for c in self.cameras])
-        future = torch.stack([self._frames(f, episode, c, fut, cache) for c in self.cameras])
         chunk = np.minimum(np.arange(t, t + s.action_horizon), n - 1)
         end = int(chunk[-1]) + 1
         actions = np.asarray(f["action"][t:end], dtype=np.float32)[chunk - t]
         values = np.asarray(f["value"][t:end], dtype=np.float32)[chunk - t]
-        return {
-            "history": history,
-            "future": future,
+        sample = {
             "state": torch.from_numpy(np.asarray(f["state"][t], dtype=np.float32)),
             "actions": torch.from_numpy(actions),
             "values": torch.from_numpy(values),
@@ -144,6 +139,24 @@ class WavDataset(torch.utils.data.Dataset):
             "episode": episode,
             "tick": t,
         }
+        if self.images:
+            hist, fut = self.frame_ticks(episode, t)
+            cache: dict = {}
+            sample["history"] = torch.stack([self._frames(f, episode, c, hist, cache) for c in self.cameras])
+            sample["future"] = torch.stack([self._frames(f, episode, c, fut, cache) for c in self.cameras])
+        return sample
+
+    def frames(self, episode: int, cam: str, ticks: list[int]) -> torch.Tensor:
+        """Frames [len(ticks), 3, h, w] of one camera at the model resolution, as samples carry them."""
+        return self._frames(self._file(episode), episode, cam, ticks, {})
+
+    def frame_ticks(self, episode: int, t: int) -> tuple[list[int], list[int]]:
+        """The ticks of a sample's history frames (oldest first, clamped at 0) and future frames
+        (clamped at the episode's last tick)."""
+        n, s = self.data.episodes[episode].ticks, self.spec
+        hist = [max(0, t - (s.n_history - 1 - k) * s.history_stride) for k in range(s.n_history)]
+        fut = [min(n - 1, t + (k + 1) * s.future_stride) for k in range(s.n_future)]
+        return hist, fut
 
 
 def _seed_worker(worker_id: int) -> None:

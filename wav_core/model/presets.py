@@ -1,4 +1,5 @@
-"""Model presets: `tiny` for tests, `sim` for the simulated tasks, `paper` for the paper's scale."""
+"""Model presets: `tiny` for tests, `cpu` for training on a 2-core machine, `sim` for the simulated
+tasks on a GPU, `paper` for the paper's scale."""
 
 from __future__ import annotations
 
@@ -34,6 +35,26 @@ def sim() -> ModelConfig:
     )
 
 
+def cpu() -> ModelConfig:
+    """Sized to train to a working policy on two CPU cores within about 90 minutes: three 48x48
+    views (6x6 latent tokens per frame), a 3-block world and narrow experts, 0.8 s action chunks.
+    `future` conditioning, so the planned future reaches the action."""
+    return ModelConfig(
+        image_size=(48, 48),
+        n_history=2,
+        history_stride=5,
+        n_future=2,
+        future_stride=8,
+        action_horizon=16,
+        tokenizer=TokenizerConfig(channels=[16, 32, 32], latent_channels=4),
+        text=TextConfig(dim=32, vocab_size=256, max_len=12),
+        world=WorldConfig(dim=96, depth=3, heads=4),
+        expert=ExpertConfig(dim=64, heads=4),
+        conditioning="future",
+        time_sampling="beta",
+    )
+
+
 def paper() -> ModelConfig:
     """The paper's scale: 3 views at 256x256, 28 blocks, 2048-wide world, 512-wide experts, T5-XXL
     features (4096). Tokens: 32x spatial compression -> 8x8 latent grid per frame and view."""
@@ -49,7 +70,7 @@ def paper() -> ModelConfig:
     )
 
 
-PRESETS = {"tiny": tiny, "sim": sim, "paper": paper}
+PRESETS = {"tiny": tiny, "cpu": cpu, "sim": sim, "paper": paper}
 
 
 def preset(name: str) -> ModelConfig:

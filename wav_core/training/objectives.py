@@ -32,13 +32,21 @@ def _randn(shape, like: torch.Tensor, generator: torch.Generator | None) -> torc
     return torch.randn(*shape, generator=generator, device=like.device, dtype=like.dtype)
 
 
-def _context(model: WAVModel, batch: dict, generator, drop_p: float = 0.0) -> Context:
-    history = batch["history"]
+def _latents(model: WAVModel, batch: dict, key: str) -> torch.Tensor:
+    """Tokenizer latents of a batch's history or future frames: from the latent cache when the
+    trainer gathered them (`<key>_latents`), else encoded here."""
+    cached = batch.get(f"{key}_latents")
+    if cached is not None:
+        return cached
     with torch.no_grad():
-        memory = model.tokenizer.latents(history)
-    text, mask = model.text(list(batch["instruction"]), device=history.device)
+        return model.tokenizer.latents(batch[key])
+
+
+def _context(model: WAVModel, batch: dict, generator, drop_p: float = 0.0) -> Context:
+    memory = _latents(model, batch, "history")
+    text, mask = model.text(list(batch["instruction"]), device=memory.device)
     if drop_p > 0:
-        drop = torch.rand(history.shape[0], generator=generator, device=history.device) < drop_p
+        drop = torch.rand(memory.shape[0], generator=generator, device=memory.device) < drop_p
         mask = mask.clone()
         mask[:, 1:] &= ~drop[:, None]
     return Context(memory, text, mask)
@@ -52,8 +60,7 @@ def tokenizer_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generat
 def world_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=None, caption_dropout: float = 0.0,
                **_) -> tuple[torch.Tensor, dict]:
     ctx = _context(model, batch, generator, caption_dropout)
-    with torch.no_grad():
-        x0 = model.tokenizer.latents(batch["future"])
+    x0 = _latents(model, batch, "future")
     t = _time(model, x0, generator)
     noise = _randn(x0.shape, x0, generator)
     vel = model.world(ctx.memory, interpolate(x0, noise, t), t, ctx.text, ctx.text_mask)
@@ -73,8 +80,7 @@ def _features(model: WAVModel, ctx: Context, batch: dict, generator) -> list[tor
     """The world states the value and action experts are trained against (see the module text)."""
     b = ctx.memory.shape[0]
     if model.cfg.conditioning == "future":
-        with torch.no_grad():
-            x0 = model.tokenizer.latents(batch["future"])
+        x0 = _latents(model, batch, "future")
         t_f = _uniform(b, *model.cfg.feature_time_range, x0, generator)
         noised = interpolate(x0, _randn(x0.shape, x0, generator), t_f)
         return model.world_states(ctx.memory, noised, t_f, ctx)

@@ -23,7 +23,11 @@ class RunConfig:
     log_every: int = 20
     checkpoint_every: int = 500
     image_every: int = 500
-    """TensorBoard image summaries (reconstructions, predicted futures, values) every N steps."""
+    """TensorBoard image summaries (reconstructions, predicted futures, values) every N steps; only
+    where a stage reads images (the tokenizer's, or any stage with latent_cache off)."""
+    latent_cache: bool = True
+    """World, value and action stages read tokenizer latents computed once per stage instead of
+    encoding every sample's frames at every step (same losses, no images loaded)."""
 
     def model_config(self) -> ModelConfig:
         base = to_dict(preset(self.preset))

@@ -22,6 +22,7 @@ from ..model.files import ModelCard
 from ..model.normalize import Normalizer
 from ..model.wav import WAVModel
 from .checkpoint import load_checkpoint, save_checkpoint
+from .latent_cache import LatentCache
 from .config import STAGES
 from .objectives import StageLoss, make_optimizer, make_scheduler, set_trainable, train_step
 from .run_config import RunConfig
@@ -172,7 +173,16 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
         if start >= total:
             log(f"[{stage}] already complete ({start}/{total} steps)")
             continue
-        sampler = StepBatchSampler(len(ds), scfg.batch_size, cfg.seed, stage, start, total, env.rank, env.world)
+        # Stages after the tokenizer's read its latents from a cache built once per stage.
+        latents = None
+        ds.images = not (cfg.latent_cache and stage != "tokenizer")
+        if not ds.images:
+            t_cache = time.perf_counter()
+            latents = LatentCache.build(model.tokenizer, ds, env.device)
+            if env.main:
+                log(f"[{stage}] tokenizer latents of {len(ds)} ticks cached in {time.perf_counter() - t_cache:.1f} s")
+        samples = ds.stage_samples(stage, cfg.train.action_episodes)
+        sampler = StepBatchSampler(samples, scfg.batch_size, cfg.seed, stage, start, total, env.rank, env.world)
         loader = DataLoader(ds, batch_sampler=sampler, num_workers=cfg.num_workers,
                             pin_memory=env.device.type == "cuda", persistent_workers=False)
         bar = None
@@ -184,6 +194,8 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
         step = start
         for step, batch in zip(range(start, total), loader):
             batch = _to_device(batch, env.device)
+            if latents is not None:
+                batch["history_latents"], batch["future_latents"] = latents.gather(ds, batch["episode"], batch["tick"])
             gen = step_generator(cfg.seed, stage, step, env.rank, env.device)
             try:
                 metrics = train_step(model, batch, stage, optimizer, norm, scfg, scheduler, gen, loss_module, autocast)
@@ -198,7 +210,7 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
             if writer is not None and (done % cfg.log_every == 0 or done == total):
                 for k, v in metrics.items():
                     writer.add_scalar(f"{stage}/{k}", v, done)
-            if writer is not None and cfg.image_every and (done % cfg.image_every == 0 or done == total):
+            if writer is not None and cfg.image_every and ds.images and (done % cfg.image_every == 0 or done == total):
                 write_images(writer, model, stage, batch, norm, done)
             if env.main and (done % cfg.checkpoint_every == 0 or done == total):
                 save_checkpoint(ck, model.state_dict(), {

@@ -1,0 +1,48 @@
+"""Tokenizer latents of every frame, computed once for the world, value and action stages.
+
+The tokenizer is frozen after its own stage, so encoding the same frames again at every step of the
+later stages only repeats work (about half of a world step on a CPU). The cache holds each
+episode's latents at the model resolution; a batch then gathers its history and future latents by
+(episode, tick) and the loader no longer reads images at all.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..data.torch_dataset import WavDataset
+
+
+class LatentCache:
+    def __init__(self, latents: dict[int, torch.Tensor]):
+        self.latents = latents
+        """episode -> [V, T, C, h, w]"""
+
+    @classmethod
+    @torch.no_grad()
+    def build(cls, tokenizer, ds: WavDataset, device: torch.device | str = "cpu", chunk: int = 256) -> "LatentCache":
+        was_training = tokenizer.training
+        tokenizer.eval()
+        out = {}
+        try:
+            for ep in ds.data.episodes:
+                ticks = list(range(ep.ticks))
+                per_cam = []
+                for cam in ds.cameras:
+                    frames = ds.frames(ep.index, cam, ticks)
+                    per_cam.append(torch.cat([tokenizer.latents(frames[i:i + chunk].to(device))
+                                              for i in range(0, len(ticks), chunk)]))
+                out[ep.index] = torch.stack(per_cam)
+        finally:
+            tokenizer.train(was_training)
+        return cls(out)
+
+    def gather(self, ds: WavDataset, episodes, ticks) -> tuple[torch.Tensor, torch.Tensor]:
+        """History [B, V, Fh, C, h, w] and future [B, V, Ff, C, h, w] latents of a batch's samples."""
+        hist, fut = [], []
+        for ep, t in zip(episodes, ticks):
+            h, f = ds.frame_ticks(int(ep), int(t))
+            lat = self.latents[int(ep)]
+            hist.append(lat[:, h])
+            fut.append(lat[:, f])
+        return torch.stack(hist), torch.stack(fut)
