@@ -227,8 +227,8 @@ class PiperBridge(Node):
                 next_t = time.monotonic()  # fell behind: skip rather than burst
             try:
                 self._publish_feedback()
-            except Exception as exc:  # a publisher torn down during shutdown
-                if self._feedback_stop.is_set():
+            except Exception as exc:  # a publisher torn down during shutdown (destroy_node or Ctrl-C)
+                if self._feedback_stop.is_set() or not self.context.ok():
                     return
                 self.get_logger().error(f"feedback publishing failed: {exc}", throttle_duration_sec=1.0)
 
