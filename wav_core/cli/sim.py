@@ -180,7 +180,7 @@ def _expert(args: argparse.Namespace) -> int:
                   f"{res.duration_s:.1f}s {res.subgoals}{' timeouts ' + str(res.timeouts) if res.timeouts else ''}"
                   f"  ({ok}/{i + 1})", flush=True)
     rate = sum(r.success for r in results) / len(results)
-    print(f"{args.task}: expert success {sum(r.success for r in results)}/{len(results)} = {rate:.1%} "
+    print(f"{args.task}: {'expert ' if quality is None else ''}success {sum(r.success for r in results)}/{len(results)} = {rate:.1%} "
           f"(seeds {args.seed}..{args.seed + args.episodes - 1}, noise {args.noise}, quality {args.quality})")
     if quality is not None:
         for mode in sorted({r.quality["mode"] for r in results}):

@@ -36,8 +36,10 @@ class QualityConfig:
     mix: dict[str, float] = field(default_factory=_default_mix)
     """Fraction of episodes per mode, summing to 1; a task's inapplicable modes (bowl: half_open)
     have their share spread over the others in proportion."""
-    noise_stds: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.1])
-    """Joint-target noise levels (rad); a `noise` episode uses one, drawn uniformly."""
+    noise_stds: list[float] = field(default_factory=lambda: [0.02, 0.035, 0.05, 0.1])
+    """Joint-target noise levels (rad); a `noise` episode uses one, drawn uniformly. With the
+    scripted experts, 0.02 still succeeds (more slowly), 0.1 fails both tasks, and in between
+    the drawer starts failing before the bowl does."""
     noise_tau_s: float = 0.3
     """Correlation time of the noise (first-order autoregressive): drifts, not per-tick jitter."""
     late_grasp_s: tuple[float, float] = (0.3, 0.8)
