@@ -181,21 +181,26 @@ def test_live_replay_drives_the_policy_node_and_records_its_commands(ros_context
     """The recorded inputs (not the recorded commands) drive the real policy node on sim time."""
     from wav_core.planning import PlannerConfig, random_policy
     from wav_core.robot.piper import DUAL_LOWER, DUAL_UPPER
-    from wav_core.runtime.config import ExecutorConfig, PolicyConfig
+    from wav_core.runtime.config import ExecutorConfig, PolicyConfig, SafetyConfig
     from wav_ros.policy_node import PolicyNode
 
     bag = write_rig_bag(tmp_path / "run", robot, BagSpec(seconds=3.0))
     inputs = [c.topic for c in robot.cameras] + [a.feedback_topic for a in robot.arms]
     commands = [a.command_topic for a in robot.arms]
     planner = PlannerConfig(K=1, M=2, N=2, S=2)
-    node = PolicyNode(policy_cfg=PolicyConfig(planner=planner, executor=ExecutorConfig(rate_hz=100.0), threads=1),
+    # The recorded arm does not follow the node's commands (no tracking check), and the synthetic
+    # recording's gripper openings lie outside the Piper's 0..0.07 m (anchored on the limit, counted).
+    safety = SafetyConfig(tracking_tolerance=10.0, measured_limit_tolerance=0.5)
+    node = PolicyNode(policy_cfg=PolicyConfig(planner=planner, executor=ExecutorConfig(rate_hz=100.0), threads=1,
+                                              safety=safety),
                       robot=robot, policy=random_policy("tiny", planner), use_sim_time=True, context=ros_context)
     node.trigger_configure()
     node.trigger_activate()
     enabled = threading.Event()
 
     def enable_when_observing() -> None:
-        if wait_for(lambda: node.latest_state is not None, timeout=WAIT) and node.enable(True)[0]:
+        # enable is refused until an observation and fresh joint feedback have arrived
+        if wait_for(lambda: node.enable(True)[0], timeout=WAIT):
             enabled.set()
 
     out = tmp_path / "policy_run"
@@ -208,7 +213,8 @@ def test_live_replay_drives_the_policy_node_and_records_its_commands(ros_context
             summary = run_live(cfg, context=ros_context)
         finally:
             node._halt()
-    assert enabled.is_set(), "the node never assembled an observation from the replayed topics"
+    assert enabled.is_set(), f"the node was never enabled on the replayed topics: {node.enable(True)[1]}"
+    assert node.loop.safety.events["anchor_clipped"] >= 1
     assert summary["not_seen"] == [] and all(summary["recorded"].get(t, 0) > 0 for t in commands), summary
     assert summary["recorded"]["/wav_policy/action_chunk"] >= 1
     ts = get_typestore(Stores.ROS2_HUMBLE)
