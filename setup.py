@@ -28,7 +28,7 @@ setup(
     ]
     + data_tree("models"),
     python_requires=">=3.10",
-    install_requires=["setuptools", "numpy>=1.24", "pyyaml>=6", "safetensors>=0.4", "torch>=2.2"],
+    install_requires=["setuptools", "numpy>=1.21", "pyyaml>=5.4", "safetensors>=0.4", "torch>=2.2", "pillow>=9.1"],
     zip_safe=False,
     maintainer="wav maintainers",
     maintainer_email="maintainers@wav.dev",
