@@ -86,7 +86,7 @@ class EpisodeRecorder:
             raise DataError(f"{self.source}: {action.shape[0]} actions for {n} ticks")
         frames = {c: np.stack(v) for c, v in self._small.items()}
         reward = dense_rewards(frames, state, action, self.cfg.reward)
-        value = value_targets(reward, self.cfg.value)
+        value = value_targets(reward, self.cfg.value, success)
         f = self._file
         f.create_dataset("state", data=state.astype(np.float32))
         f.create_dataset("action", data=action.astype(np.float32))

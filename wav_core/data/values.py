@@ -3,6 +3,12 @@
 Defaults follow the authors' related code: undiscounted (discount 1.0) sum from t to the episode
 end, divided by the episode length so values are per-step averages comparable across episodes of
 different length (scaling 'episode_length'); 'none' keeps raw sums.
+
+The dense rewards measure progress toward the episode's OWN final frame and pose, so a failed
+episode's rewards also rise toward its failed ending, and a stalled arm looks "done". To let the
+value rank a failure below a success, the total channel also carries the episode's outcome:
+`outcome_weight` * discount^(T-1-t) is added at every tick t of a successful episode (nothing for a
+failure). Demonstrations without a recorded outcome count as successes.
 """
 
 from __future__ import annotations
@@ -21,14 +27,18 @@ class ValueTargetConfig:
     """gamma in V_t = sum_{k>=t} gamma^(k-t) r_k."""
     scaling: Literal["episode_length", "none"] = "episode_length"
     """'episode_length': divide each channel's reward-to-go by T; 'none': raw reward-to-go."""
+    outcome_weight: float = 1.0
+    """Value of success on the total channel (a reward of this size at the last tick, unscaled)."""
 
     def validate(self) -> None:
         if not 0.0 < self.discount <= 1.0:
             raise ConfigError(f"discount: got {self.discount}, expected 0 < discount <= 1")
+        if self.outcome_weight < 0:
+            raise ConfigError(f"outcome_weight: got {self.outcome_weight}, expected >= 0")
 
 
-def value_targets(rewards: np.ndarray, cfg: ValueTargetConfig | None = None) -> np.ndarray:
-    """[T, C] rewards -> [T, C] value targets (same channels, including the total)."""
+def value_targets(rewards: np.ndarray, cfg: ValueTargetConfig | None = None, success: bool = True) -> np.ndarray:
+    """[T, C] rewards -> [T, C] value targets (same channels; the last, the total, with the outcome)."""
     cfg = cfg or ValueTargetConfig()
     r = np.asarray(rewards, dtype=np.float64)
     if r.ndim != 2 or len(r) == 0:
@@ -40,4 +50,6 @@ def value_targets(rewards: np.ndarray, cfg: ValueTargetConfig | None = None) -> 
         out[t] = acc
     if cfg.scaling == "episode_length":
         out /= len(r)
+    if success:
+        out[:, -1] += cfg.outcome_weight * cfg.discount ** np.arange(len(r) - 1, -1, -1)
     return out

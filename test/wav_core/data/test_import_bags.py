@@ -283,7 +283,7 @@ def test_failed_episodes_are_kept_with_value_targets_computed_like_successes(tmp
         with h5py.File(ep.path) as f:
             assert f["value"].shape[0] == len(ticks)
             np.testing.assert_array_equal(f["reward"][:], reward[:, :len(REWARD_COMPONENTS)].astype(np.float32))
-            np.testing.assert_array_equal(f["value"][:], value_targets(reward, cfg.value).astype(np.float32))
+            np.testing.assert_array_equal(f["value"][:], value_targets(reward, cfg.value, ep.success).astype(np.float32))
 
 
 def test_bad_outcome_in_summary_names_the_entry(tmp_path, make_robot):

@@ -105,14 +105,26 @@ def test_reward_config_and_input_errors():
 
 def test_value_targets_default_is_per_step_average_reward_to_go():
     r = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 1.0], [4.0, 0.0]])
-    v = value_targets(r)
+    v = value_targets(r, success=False)
     np.testing.assert_allclose(v[:, 0], np.array([10, 9, 7, 4]) / 4)
     np.testing.assert_allclose(v[:, 1], np.array([2, 2, 1, 0]) / 4)
 
 
+def test_the_total_value_of_a_success_carries_the_outcome():
+    r = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 1.0], [4.0, 0.0]])
+    won, lost = value_targets(r, success=True), value_targets(r, success=False)
+    np.testing.assert_allclose(won[:, 0], lost[:, 0])  # components are unchanged
+    np.testing.assert_allclose(won[:, 1] - lost[:, 1], 1.0)
+    half = value_targets(r, ValueTargetConfig(discount=0.5, outcome_weight=2.0), success=True)
+    np.testing.assert_allclose(half[:, 1] - value_targets(r, ValueTargetConfig(discount=0.5), success=False)[:, 1],
+                               2.0 * 0.5 ** np.array([3, 2, 1, 0]))
+    with pytest.raises(ConfigError, match="outcome_weight"):
+        from_dict(ValueTargetConfig, {"outcome_weight": -1.0})
+
+
 def test_value_targets_discount_and_no_scaling():
     r = np.array([[1.0], [1.0], [1.0]])
-    v = value_targets(r, ValueTargetConfig(discount=0.5, scaling="none"))
+    v = value_targets(r, ValueTargetConfig(discount=0.5, scaling="none"), success=False)
     np.testing.assert_allclose(v[:, 0], [1.75, 1.5, 1.0])
     with pytest.raises(ConfigError, match="discount"):
         from_dict(ValueTargetConfig, {"discount": 1.5})
