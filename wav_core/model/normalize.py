@@ -43,7 +43,14 @@ class Normalizer:
             raise ValueError(f"normalisation statistics: missing or malformed entry {exc}") from None
 
     def _t(self, values: list[float], like: torch.Tensor) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(values, dtype=np.float32), device=like.device, dtype=like.dtype)
+        """The statistics as a tensor on `like`'s device, built once per device and dtype: the planner
+        normalises on every decision, and a copy from the host each time would stall a GPU."""
+        cache = self.__dict__.setdefault("_tensors", {})
+        key = (id(values), tuple(values), like.device, like.dtype)
+        t = cache.get(key)
+        if t is None:
+            t = cache[key] = torch.as_tensor(np.asarray(values, dtype=np.float32), device=like.device, dtype=like.dtype)
+        return t
 
     def _span(self, lo, hi, like):
         lo, hi = self._t(lo, like), self._t(hi, like)
