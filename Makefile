@@ -77,7 +77,7 @@ $(NUMPY1_VENV)/.installed: requirements-system-ros.txt
 
 test-numpy1: $(NUMPY1_VENV)/.installed
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	  cp -r setup.py setup.cfg package.xml resource wav_core wav_ros launch config models "$$tmp"/; \
+	  cp -r setup.py setup.cfg package.xml resource wav_core wav_ros launch config models urdf "$$tmp"/; \
 	  $(NUMPY1_VENV)/bin/python -m pip install -q --no-deps --force-reinstall "$$tmp"
 	@$(NUMPY1_VENV)/bin/python -P -c "import numpy, cv2, torch, wav_core, os; \
 	  assert int(numpy.__version__.split('.')[0]) < 2, numpy.__version__; \

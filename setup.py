@@ -25,6 +25,7 @@ setup(
         ("share/" + PACKAGE, ["package.xml"]),
         ("share/" + PACKAGE + "/launch", glob("launch/*.py")),
         ("share/" + PACKAGE + "/config", glob("config/*.yaml")),
+        ("share/" + PACKAGE + "/urdf", glob("urdf/*.urdf")),
     ]
     + data_tree("models"),
     python_requires=">=3.10",
@@ -42,6 +43,7 @@ setup(
             "sim_node = wav_ros.sim_node:main",
             "piper_bridge = wav_ros.piper_bridge:main",
             "bag_player = wav_ros.bag_player:main",
+            "joint_state_relay = wav_ros.joint_state_relay:main",
         ],
     },
 )
