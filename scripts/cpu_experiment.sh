@@ -11,8 +11,9 @@
 #
 # Every step is skipped when its output exists and training resumes from its last checkpoint, so an
 # interrupted run continues where it stopped. Sizes from the environment:
-#   TASK=bowl EPISODES=48 HELDOUT=8 EVAL_EPISODES=20 KS=0,1,3 M=8 N=4 WORKERS=2
+#   TASK=bowl EPISODES=48 HELDOUT=8 EVAL_EPISODES=20 KS=0,1,3 M=8 N=4 WORKERS=2 MAX_SECONDS=20
 #   OUT=out/cpu_experiment TRAIN_CONFIG=config/train_cpu.yaml MAX_STEPS= (per stage, for smoke runs)
+# MAX_SECONDS limits recorded and evaluated episodes in sim time (the bowl expert needs about 8 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,7 @@ KS=${KS:-0,1,3}
 M=${M:-8}
 N=${N:-4}
 WORKERS=${WORKERS:-2}
+MAX_SECONDS=${MAX_SECONDS:-20}
 OUT=${OUT:-out/cpu_experiment}
 TRAIN_CONFIG=${TRAIN_CONFIG:-config/train_cpu.yaml}
 MAX_STEPS=${MAX_STEPS:-}
@@ -53,13 +55,13 @@ train() {
 }
 
 step "$OUT/bags/summary.json" wav sim record --task "$TASK" --quality mixed --episodes "$EPISODES" \
-  --seed "$TRAIN_SEED" --workers "$WORKERS" --jpeg 90 --config "$RIG" --out "$OUT/bags"
+  --max-duration "$MAX_SECONDS" --seed "$TRAIN_SEED" --workers "$WORKERS" --jpeg 90 --config "$RIG" --out "$OUT/bags"
 step "$OUT/dataset/meta.json" wav data import --bags "$OUT/bags" --config "$RIG" --out "$OUT/dataset" \
   --workers "$WORKERS" --no-progress
 step "$OUT/dataset/cache/frames_$IMAGE_SIZE.npy" wav data cache "$OUT/dataset" --size "$IMAGE_SIZE" \
   --workers "$WORKERS" --no-progress
 step "$OUT/heldout_bags/summary.json" wav sim record --task "$TASK" --quality mixed --episodes "$HELDOUT" \
-  --seed "$HELDOUT_SEED" --workers "$WORKERS" --jpeg 90 --config "$RIG" --out "$OUT/heldout_bags"
+  --max-duration "$MAX_SECONDS" --seed "$HELDOUT_SEED" --workers "$WORKERS" --jpeg 90 --config "$RIG" --out "$OUT/heldout_bags"
 step "$OUT/heldout/meta.json" wav data import --bags "$OUT/heldout_bags" --config "$RIG" --out "$OUT/heldout" \
   --workers "$WORKERS" --no-progress
 
@@ -81,7 +83,7 @@ done
 
 for c in future paper; do
   step "$OUT/eval_$c.json" wav eval --model "$OUT/model_$c" --task "$TASK" --episodes "$EVAL_EPISODES" \
-    --seed "$EVAL_SEED" --sweep "K=$KS" --M "$M" --N "$N" --mode sync --workers "$WORKERS" --json "$OUT/eval_$c.json"
+    --seed "$EVAL_SEED" --max-seconds "$MAX_SECONDS" --sweep "K=$KS" --M "$M" --N "$N" --mode sync --workers "$WORKERS" --json "$OUT/eval_$c.json"
   step "$OUT/diagnose_$c.json" wav diagnose --model "$OUT/model_$c" --data "$OUT/heldout" --episodes "$HELDOUT" \
     --json "$OUT/diagnose_$c.json"
 done
