@@ -344,7 +344,8 @@ class PolicyNode(LifecycleNode):
         level = DiagnosticStatus.OK
         if any(k in ("plan_late", "joint_feedback_stale") or k.startswith("camera_stale") for k in st.get("holds", {})):
             level = DiagnosticStatus.WARN
-        if self.estopped or st.get("counters", {}).get("tracking_error"):
+        latched = not self.enabled and st.get("off_reason", "").startswith(("tracking_error", "re-anchor refused", "driver"))
+        if self.estopped or latched:
             level = DiagnosticStatus.ERROR
         message = "e-stop latched" if self.estopped else ("enabled" if self.enabled else f"disabled ({st.get('off_reason')})")
         status = DiagnosticStatus(level=level, name=f"{self.get_name()}: policy", hardware_id="wav", message=message)
