@@ -12,6 +12,8 @@ import importlib.util
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rosbags.typesys import Stores, get_typestore
 
 from wav_core.data.errors import MessageError
@@ -146,3 +148,24 @@ def test_the_pipeline_agrees_with_our_converter_on_every_encoding():
         for bigendian in ([False, True] if encoding == "mono16" else [False]):
             msg = image(encoding, raw, 8, pad=2, bigendian=bigendian)
             np.testing.assert_array_equal(camera_to_rgb(msg, "image", TOPIC), to_rgb(msg, TOPIC), err_msg=encoding)
+
+
+@settings(max_examples=300, deadline=None)
+@given(encoding=st.sampled_from(list(SUPPORTED_ENCODINGS) + ["16UC1", "rgb16", ""]),
+       height=st.integers(0, 5), width=st.integers(0, 7), extra_step=st.integers(-3, 3), cut=st.integers(-2, 2),
+       bigendian=st.booleans())
+def test_malformed_messages_raise_message_errors_only(encoding, height, width, extra_step, cut, bigendian):
+    """Whatever a broken driver sends, the pipeline returns an RGB frame or names the bad field;
+    it never lets an OpenCV or numpy error escape."""
+    layout = LAYOUTS.get(encoding, LAYOUTS["rgb8"])
+    step = max(0, width * layout.channels * layout.bytes_per_value + extra_step)
+    data = np.arange(max(0, step * height + cut), dtype=np.uint64).astype(np.uint8)
+    msg = T["sensor_msgs/msg/Image"](
+        header=T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](sec=0, nanosec=0), frame_id=""),
+        height=height, width=width, encoding=encoding, is_bigendian=int(bigendian), step=step, data=data)
+    try:
+        out = camera_to_rgb(msg, "image", TOPIC)
+    except MessageError as err:
+        assert err.topic == TOPIC
+    else:
+        assert out.shape == (height, width, 3) and out.dtype == np.uint8
