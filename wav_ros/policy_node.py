@@ -104,7 +104,8 @@ class PolicyNode(LifecycleNode):
             if cfg.planner_process:
                 from wav_core.runtime.remote_policy import RemotePolicy
 
-                policy = RemotePolicy(model_dir, cfg.planner, cfg.device, cfg.backend, cfg.threads)
+                policy = RemotePolicy(model_dir, cfg.planner, cfg.device, cfg.backend, cfg.threads,
+                                      **cfg.remote_options())
             else:
                 policy = WAVPolicy.load(model_dir, cfg.planner, device=cfg.device, backend=cfg.backend)
         else:
@@ -177,9 +178,11 @@ class PolicyNode(LifecycleNode):
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        # Closing the planner first returns a plan in flight at once, so the halt never waits for a
+        # hung planner's deadline.
+        self._close_policy()
         self._halt()
         self._destroy_made()
-        self._close_policy()
         self.loop = None
         return TransitionCallbackReturn.SUCCESS
 
@@ -188,8 +191,8 @@ class PolicyNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def destroy_node(self):
-        self._halt()
         self._close_policy()
+        self._halt()
         return super().destroy_node()
 
     def _halt(self) -> None:

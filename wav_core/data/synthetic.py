@@ -19,9 +19,11 @@ T0_NS = 1_700_000_000 * 1_000_000_000
 
 
 def joint_trajectory(t_s: float) -> np.ndarray:
-    """[14] feedback position at `t_s` seconds after the recording start."""
+    """[14] feedback position at `t_s` seconds after the recording start: 0.2 rad around HOME for the
+    joints, 0.03 m for the grippers, inside the Piper's limits throughout."""
     k = np.arange(14)
-    return HOME + 0.2 * np.sin(0.5 * t_s + 0.3 * k)
+    amplitude = np.where(k % 7 == 6, 0.03, 0.2)
+    return HOME + amplitude * np.sin(0.5 * t_s + 0.3 * k)
 
 
 def command_value(t_s: float) -> np.ndarray:

@@ -93,6 +93,14 @@ class PolicyConfig:
     planner_process: bool = True
     """Plan in a child process, so inference never competes with the subscriptions and the 200 Hz
     executor for the Python interpreter lock."""
+    plan_timeout_s: float = 10.0
+    """A planner process that gives no plan within this long is killed and restarted (the arms hold)."""
+    load_timeout_s: float = 300.0
+    """The same for loading the model or changing planner settings (an engine build can take minutes)."""
+    restart_backoff_s: float = 0.5
+    """Wait before restarting a dead or hung planner process, doubling per restart up to
+    `restart_backoff_max_s`."""
+    restart_backoff_max_s: float = 30.0
     seed: int = 0
     qos: Literal["sensor_data", "reliable"] = "sensor_data"
     instruction: str = ""
@@ -108,3 +116,16 @@ class PolicyConfig:
     """std_msgs/Bool, latched: True when ~/estop is called (the driver stops), False after ~/enable."""
     dry_run: bool = False
     """Run the whole path but publish the set-points on ~/command_preview instead of the command topics."""
+
+    def validate(self) -> None:
+        for key in ("plan_timeout_s", "load_timeout_s", "restart_backoff_s", "restart_backoff_max_s"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"{key}: got {getattr(self, key)}, expected > 0")
+        if self.restart_backoff_max_s < self.restart_backoff_s:
+            raise ConfigError(f"restart_backoff_max_s: got {self.restart_backoff_max_s}, expected >= "
+                              f"restart_backoff_s ({self.restart_backoff_s})")
+
+    def remote_options(self) -> dict:
+        """RemotePolicy's deadline and restart settings."""
+        return {"plan_timeout_s": self.plan_timeout_s, "load_timeout_s": self.load_timeout_s,
+                "restart_backoff_s": self.restart_backoff_s, "restart_backoff_max_s": self.restart_backoff_max_s}
