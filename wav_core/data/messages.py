@@ -85,6 +85,10 @@ def decode_compressed(data: bytes | np.ndarray, topic: str = "", field: str = "d
     buf = as_bytes(data)
     if buf.size == 0:
         raise MessageError(topic, field, "empty image data, expected JPEG or PNG bytes")
+    if buf[:2].tobytes() == b"\xff\xd8" and b"\xff\xd9" not in buf.tobytes():
+        # Older OpenCV releases (Ubuntu 22.04's 4.5) fill a cut-off JPEG with grey instead of failing.
+        # (Anything may follow the end marker: ALOHA files zero-pad their fixed-size JPEG slots.)
+        raise MessageError(topic, field, f"cannot decode the compressed image: truncated JPEG ({buf.size} bytes, no end-of-image marker)")
     img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if img is None or img.size == 0:
         raise MessageError(topic, field, f"cannot decode the compressed image ({buf.size} bytes, expected JPEG or PNG)")

@@ -169,3 +169,24 @@ def test_malformed_messages_raise_message_errors_only(encoding, height, width, e
         assert err.topic == TOPIC
     else:
         assert out.shape == (height, width, 3) and out.dtype == np.uint8
+
+
+def test_cut_off_compressed_frames_are_refused():
+    import io
+
+    from PIL import Image as PILImage
+
+    from wav_core.data.messages import compressed_to_rgb
+
+    img = np.random.default_rng(1).integers(0, 256, size=(32, 40, 3), dtype=np.uint8)
+    for fmt, pil in (("jpeg", "JPEG"), ("png", "PNG")):
+        buf = io.BytesIO()
+        PILImage.fromarray(img).save(buf, format=pil)
+        whole = np.frombuffer(buf.getvalue(), dtype=np.uint8)
+        msg = T["sensor_msgs/msg/CompressedImage"](header=T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](sec=0, nanosec=0), frame_id=""),
+                                                   format=fmt, data=whole)
+        assert compressed_to_rgb(msg, TOPIC).shape == (32, 40, 3)
+        msg.data = whole[: whole.size * 2 // 3]
+        with pytest.raises(MessageError, match=r"truncated|cannot decode") as err:
+            compressed_to_rgb(msg, TOPIC)
+        assert err.value.topic == TOPIC
