@@ -85,15 +85,17 @@ class PolicySource:
                               **self.backend_options)
 
 
-def run_episode(policy: WAVPolicy, env, seed: int, cfg: EvalConfig, frames: list | None = None) -> EpisodeResult:
+def run_episode(policy: WAVPolicy, env, seed: int, cfg: EvalConfig, frames: list | None = None,
+                on_request=None) -> EpisodeResult:
     """One episode from `env.reset(seed)` under a fresh ControlLoop (the planner's warm-start memory
-    is cleared), stepped at the executor rate in sim time."""
+    is cleared), stepped at the executor rate in sim time. `frames` collects the top camera's images;
+    `on_request(PlanRequest)` sees every decision's observation before it is planned."""
     from ..runtime.control_loop import ControlLoop
     from ..runtime.control_loop_planner import InlinePlanner
 
     loop = ControlLoop(cfg.policy_config(seed), env.robot, policy, instruction=env.instruction)
     loop.reset()
-    planner = InlinePlanner(loop, cfg.plan_latency_s)
+    planner = InlinePlanner(loop, cfg.plan_latency_s, on_request)
     per_tick = cfg.executor.rate_hz / env.robot.tick_hz
     if abs(per_tick - round(per_tick)) > 1e-9 or per_tick < 1:
         raise ValueError(f"executor rate_hz {cfg.executor.rate_hz} must be a whole multiple of the tick rate "

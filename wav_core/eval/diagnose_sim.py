@@ -1,4 +1,4 @@
-"""Observations for `wav diagnose` from the simulator: the policy's own decision ticks."""
+"""Observations for `wav diagnose` from the simulator: the policy's own decisions in closed loop."""
 
 from __future__ import annotations
 
@@ -7,25 +7,24 @@ from .diagnose import Observation
 
 
 def sim_observations(policy: WAVPolicy, task: str, seed: int, episodes: int, decisions: int) -> list[Observation]:
-    """`decisions` observations per episode, each taken where the policy itself (planning with its
-    own settings, executing whole chunks) has brought the simulated robot."""
-    from ..runtime.policy_runtime import PolicyRuntime
+    """The observations of the first `decisions` decisions of each episode, run by the same control
+    loop as `wav eval` (the paper's plan-then-execute protocol, so the states do not depend on how
+    fast this machine plans)."""
     from ..sim.env import SimEnv
+    from .closed_loop import EvalConfig, run_episode
 
-    out = []
+    chunk_s = policy.cfg.action_horizon
+    out: list[Observation] = []
     with SimEnv(task) as env:
+        cfg = EvalConfig(task=task, mode="sync", max_seconds=decisions * chunk_s / env.robot.tick_hz)
         for e in range(episodes):
-            policy.reset()
-            runtime = PolicyRuntime(policy, env.instruction)
-            obs = env.reset(seed + e)
-            runtime.observe(obs["images"], obs["state"])
-            for d in range(decisions):
-                images, state, _ = runtime.snapshot()
-                out.append(Observation(images, state, runtime.instruction))
-                if d == decisions - 1:
-                    break
-                chunk = runtime.plan(seed=(seed + e) * 1000 + d)
-                for action in chunk.actions:
-                    obs, _ = env.step(action)
-                    runtime.observe(obs["images"], obs["state"])
+            kept: list[Observation] = []
+
+            def keep(request, kept=kept):
+                if len(kept) < decisions:
+                    images, state, _ = request.snapshot
+                    kept.append(Observation(images, state, env.instruction))
+
+            run_episode(policy, env, seed + e, cfg, on_request=keep)
+            out += kept
     return out

@@ -57,13 +57,16 @@ class PlanThread(threading.Thread):
 
 
 class InlinePlanner:
-    def __init__(self, loop: ControlLoop, latency_s: float | None = None):
+    def __init__(self, loop: ControlLoop, latency_s: float | None = None,
+                 on_request: Callable[[PlanRequest], None] | None = None):
         """The mode is the loop's (`executor.mode`). latency_s: the plan's arrival delay on the
         caller's clock in async mode (None: the measured wall time of the plan; a number makes runs
-        reproducible)."""
+        reproducible). on_request: sees every plan request (its observation snapshot) before it is
+        planned."""
         if latency_s is not None and latency_s < 0:
             raise ValueError(f"latency_s: got {latency_s}, expected >= 0 or None (measured)")
         self.loop, self.mode, self.latency_s = loop, loop.cfg.executor.mode, latency_s
+        self.on_request = on_request
         self.pending: tuple[PlanRequest, Chunk, float] | None = None
         self.plans: list[tuple[dict, Chunk]] = []
 
@@ -82,6 +85,8 @@ class InlinePlanner:
         if self.pending is None:
             req = self.loop.request_plan(now)
             if req is not None:
+                if self.on_request is not None:
+                    self.on_request(req)
                 t = time.perf_counter()
                 chunk = self.loop.plan(req)  # errors propagate: an offline run has nobody to hold for
                 wall = time.perf_counter() - t

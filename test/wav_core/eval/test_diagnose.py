@@ -81,3 +81,15 @@ def test_cli_bad_model_or_data_names_the_problem_and_writes_nothing(tmp_path, ti
     r = _run("--model", str(tmp_path / "m"), "--data", str(tiny_dataset), "--json", str(out))
     assert r.returncode == 2 and "cameras ['cam_elbow'] of the model are not in the dataset" in r.stderr
     assert not out.exists()
+
+
+def test_closed_loop_observations_are_the_policys_own_decisions():
+    from wav_core.eval.diagnose_sim import sim_observations
+
+    policy = random_policy("tiny", PlannerConfig(K=0, S=2))
+    obs = sim_observations(policy, "bowl", seed=2000, episodes=1, decisions=2)
+    assert 1 <= len(obs) <= 2
+    assert obs[0].images.shape == policy.image_shape and obs[0].images.dtype == np.uint8
+    assert obs[0].instruction == "put the cup into the bowl"
+    result = diagnose(policy, obs, variants=3)
+    assert result["observations"] == len(obs) and result["action_spread"]["action_noise"] > 0
