@@ -41,9 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("dataset")
     info.set_defaults(func=_info)
 
-    bench = sub.add_parser("bench", help="import throughput on a synthetic three-camera 30 fps bag")
+    bench = sub.add_parser("bench", help="import throughput on a synthetic three-camera 30 fps bag, or with "
+                                          "--frames the per-frame conversion + resize (PIL vs OpenCV)")
+    bench.add_argument("--frames", action="store_true", help="time per-frame conversion + resize instead of the import")
+    bench.add_argument("--preset", default="sim", help="--frames: model preset whose image size frames are resized to")
     bench.add_argument("--seconds", type=float, default=5.0)
-    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--repeats", type=int, default=None, help="default 3 (import) or 200 (--frames)")
     bench.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap")
     bench.add_argument("--config", default=None)
     bench.set_defaults(func=_bench)
@@ -96,7 +99,11 @@ def _info(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from ..data.bench import main
 
-    argv = ["--seconds", str(args.seconds), "--repeats", str(args.repeats), "--storage", args.storage]
+    argv = ["--seconds", str(args.seconds), "--storage", args.storage, "--preset", args.preset]
+    if args.frames:
+        argv.append("--frames")
+    if args.repeats is not None:
+        argv += ["--repeats", str(args.repeats)]
     if args.config:
         argv += ["--config", args.config]
     return main(argv)
