@@ -3,25 +3,16 @@ each model's diagnose figures."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-
-def _read(path: str | Path, what: str) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what}: {path} does not exist")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{what}: {path} is not JSON ({exc})") from None
+from .model_card import read_json
 
 
 def load_runs(evals: dict[str, str | Path]) -> dict[str, list[dict]]:
     """name -> the K sweep of a `wav eval --sweep K=... --json` file, sorted by K."""
     out = {}
     for name, path in evals.items():
-        result = _read(path, f"--eval {name}")
+        result = read_json(path, f"--eval {name}")
         runs = result.get("sweep", [result])
         if not all(isinstance(r, dict) and "K" in r and "success_rate" in r for r in runs):
             raise ValueError(f"--eval {name}: {path} is not a `wav eval --json` result (no K / success_rate)")
@@ -81,7 +72,7 @@ def plot(runs: dict[str, list[dict]], path: str | Path) -> Path:
 
 def write(evals: dict[str, str | Path], diagnoses: dict[str, str | Path], out: str | Path) -> tuple[Path, Path]:
     runs = load_runs(evals)
-    diag = {name: _read(p, f"--diagnose {name}") for name, p in diagnoses.items()}
+    diag = {name: read_json(p, f"--diagnose {name}") for name, p in diagnoses.items()}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     md = out / "ablation.md"

@@ -16,7 +16,8 @@ from .report import sweep_table
 CARD_FILE = "MODEL_CARD.md"
 
 
-def _read_json(path: str | Path | None, what: str) -> dict | None:
+def read_json(path: str | Path | None, what: str) -> dict | None:
+    """A JSON result file another command wrote; a missing or malformed one names `what` and the path."""
     if path is None:
         return None
     path = Path(path)
@@ -46,11 +47,17 @@ def model_card(model_dir: str | Path, commands: list[str], recordings: dict[str,
     if recordings:
         lines += ["## Data", ""]
         for label, path in recordings.items():
-            s = _read_json(path, f"recording summary ({label})")
+            s = read_json(path, f"recording summary ({label})")
             seeds = s["seeds"]
-            lines.append(f"- {label}: {s['episodes']} scripted-expert episodes of `{s['task']}`, seeds "
-                         f"{min(seeds)}-{max(seeds)}, action noise {s['noise']}, expert success "
-                         f"{s['success_rate']:.0%}.")
+            if s.get("quality") == "mixed":
+                modes = ", ".join(f"{m} {v['successes']}/{v['episodes']}" for m, v in s.get("by_mode", {}).items())
+                lines.append(f"- {label}: {s['episodes']} episodes of `{s['task']}` of mixed quality (clean, noisy "
+                             f"and failing scripted experts), seeds {min(seeds)}-{max(seeds)}, success "
+                             f"{s['success_rate']:.0%} (successful/episodes per mode: {modes}).")
+            else:
+                lines.append(f"- {label}: {s['episodes']} scripted-expert episodes of `{s['task']}`, seeds "
+                             f"{min(seeds)}-{max(seeds)}, action noise {s['noise']}, expert success "
+                             f"{s['success_rate']:.0%}.")
         lines.append("")
     training = card.notes.get("training", {})
     if training:
@@ -60,7 +67,7 @@ def model_card(model_dir: str | Path, commands: list[str], recordings: dict[str,
             total += rec["seconds"]
             lines.append(f"| {stage} | {rec['steps']} | {rec['seconds'] / 60:.1f} min | {rec['hardware']} |")
         lines += ["", f"Total training time: {total / 60:.1f} min.", ""]
-    ev = _read_json(eval_json, "eval result")
+    ev = read_json(eval_json, "eval result")
     if ev is not None:
         runs = ev.get("sweep", [ev])
         seeds = runs[0]["seeds"]
@@ -73,7 +80,7 @@ def model_card(model_dir: str | Path, commands: list[str], recordings: dict[str,
                       "cores, see the next section for one planner alone.", ""]
         lines += ["Sub-goal rates: " + "; ".join(
             f"K={r['K']}: " + ", ".join(f"{k} {v:.0%}" for k, v in r["subgoal_rates"].items()) for r in runs), ""]
-    bench = _read_json(bench_json, "bench result")
+    bench = read_json(bench_json, "bench result")
     if bench is not None:
         b = bench["batched"]
         lines += ["## Plan latency", "",
@@ -85,7 +92,7 @@ def model_card(model_dir: str | Path, commands: list[str], recordings: dict[str,
             lines.append(f"`{r['used']}`: median {r['median_ms']:.1f} ms, p90 {r['p90_ms']:.1f} ms "
                          f"({r['ratio_to_eager']:.2f}x eager, max relative action difference {r['max_rel_diff_actions']:.1e}).")
         lines.append("")
-    cal = _read_json(calibration_json, "calibration result")
+    cal = read_json(calibration_json, "calibration result")
     if cal is not None:
         lines += ["## Does the value module rank futures?", ""]
         c = cal.get("calibration")

@@ -30,12 +30,17 @@ def test_card_lists_data_training_ablation_calibration_and_commands(tmp_path, ca
          "batched": {"median_ms": 41.0, "p90_ms": 43.5},
          "backend": {"used": "torch-cudagraph", "median_ms": 9.0, "p90_ms": 9.2, "ratio_to_eager": 4.56,
                      "max_rel_diff_actions": 2e-5}}))
+    (tmp_path / "mixed.json").write_text(json.dumps(
+        {"task": "bowl", "episodes": 3, "seeds": [0, 1, 2], "noise": 0.0, "success_rate": 2 / 3, "quality": "mixed",
+         "by_mode": {"expert": {"episodes": 2, "successes": 2}, "drop": {"episodes": 1, "successes": 0}}}))
     (tmp_path / "commands.txt").write_text("wav sim record --episodes 200\nwav train --config config/train_sim.yaml\n")
     assert main(["card", "--model", str(model), "--commands", str(tmp_path / "commands.txt"),
                  "--record", f"training demonstrations={tmp_path / 'summary.json'}",
+                 "--record", f"held-out={tmp_path / 'mixed.json'}",
                  "--eval", str(tmp_path / "eval.json"), "--calibration", str(tmp_path / "calibration.json"), "--bench", str(tmp_path / "bench.json")]) == 0
     card = (model / "MODEL_CARD.md").read_text()
     assert "training demonstrations: 200 scripted-expert episodes of `drawer`, seeds 0-199" in card
+    assert "held-out: 3 episodes of `bowl` of mixed quality" in card and "expert 2/2, drop 0/1" in card
     assert "| world | 6000 | 14.0 min | 1x NVIDIA H100 (16 CPUs) |" in card
     assert "50 seeds (1000-1049) not used for training" in card
     assert "| 3 | 0 | 0.84 | 65.0 | 70.0 | 410 |" in card

@@ -5,9 +5,6 @@ import pytest
 import torch
 from torch.utils.data import default_collate
 
-from wav_core.config import RobotConfig
-from wav_core.data.import_bags import import_bags
-from wav_core.data.synthetic import BagSpec, write_rig_bag
 from wav_core.data.torch_dataset import SampleSpec, WavDataset
 from wav_core.model.normalize import Normalizer
 from wav_core.model.presets import tiny
@@ -16,21 +13,13 @@ from wav_core.training.latent_cache import LatentCache
 from wav_core.training.objectives import LOSSES
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("latents")
-    robot = RobotConfig()
-    import_bags([write_rig_bag(root / "bag0", robot, BagSpec(seconds=1.2, seed=3))], robot, root / "dataset")
-    return root / "dataset"
-
-
 @pytest.mark.parametrize("conditioning", ["paper", "future"])
-def test_cached_latents_give_the_same_losses(dataset, conditioning):
+def test_cached_latents_give_the_same_losses(tiny_dataset, conditioning):
     torch.manual_seed(0)
     cfg = tiny()
     cfg.conditioning = conditioning
     model = WAVModel(cfg).eval()
-    ds = WavDataset(str(dataset), SampleSpec.for_model(cfg))
+    ds = WavDataset(str(tiny_dataset), SampleSpec.for_model(cfg))
     idx = [0, 7, len(ds) - 1]
     with_images = default_collate([ds[i] for i in idx])
     cache = LatentCache.build(model.tokenizer, ds)
