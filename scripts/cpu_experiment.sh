@@ -11,7 +11,7 @@
 #
 # Every step is skipped when its output exists and training resumes from its last checkpoint, so an
 # interrupted run continues where it stopped. Sizes from the environment:
-#   TASK=bowl EPISODES=48 HELDOUT=8 EVAL_EPISODES=20 KS=0,1,3 M=8 N=4 WORKERS=2 MAX_SECONDS=20
+#   TASK=bowl EPISODES=48 HELDOUT=8 EVAL_EPISODES=20 KS=0,1,3 M=8 N=4 S=10 WORKERS=2 MAX_SECONDS=20
 #   OUT=out/cpu_experiment TRAIN_CONFIG=config/train_cpu.yaml MAX_STEPS= (per stage, for smoke runs)
 # MAX_SECONDS limits recorded and evaluated episodes in sim time (the bowl expert needs about 8 s).
 set -euo pipefail
@@ -24,6 +24,7 @@ EVAL_EPISODES=${EVAL_EPISODES:-20}
 KS=${KS:-0,1,3}
 M=${M:-8}
 N=${N:-4}
+S=${S:-10}
 WORKERS=${WORKERS:-2}
 MAX_SECONDS=${MAX_SECONDS:-20}
 OUT=${OUT:-out/cpu_experiment}
@@ -38,13 +39,7 @@ LIMIT=(); [ -n "$MAX_STEPS" ] && LIMIT=(--max-steps "$MAX_STEPS")
 
 mkdir -p "$OUT"
 : > "$OUT/commands.txt"
-step() {
-  local done_path=$1; shift
-  echo "$*" >> "$OUT/commands.txt"
-  if [ -e "$done_path" ]; then echo ">>> skip (exists: $done_path): $*"; return 0; fi
-  echo ">>> $*"
-  "$@"
-}
+source scripts/lib/step.sh
 # train RUN CONFIG STAGE: one stage of a run, resumed where it stopped.
 train() {
   local run=$1 config=$2 stage=$3 resume=()
@@ -83,9 +78,9 @@ done
 
 for c in future paper; do
   step "$OUT/eval_$c.json" wav eval --model "$OUT/model_$c" --task "$TASK" --episodes "$EVAL_EPISODES" \
-    --seed "$EVAL_SEED" --max-seconds "$MAX_SECONDS" --sweep "K=$KS" --M "$M" --N "$N" --mode sync --workers "$WORKERS" --json "$OUT/eval_$c.json"
+    --seed "$EVAL_SEED" --max-seconds "$MAX_SECONDS" --sweep "K=$KS" --M "$M" --N "$N" --S "$S" --mode sync --workers "$WORKERS" --json "$OUT/eval_$c.json"
   step "$OUT/diagnose_$c.json" wav diagnose --model "$OUT/model_$c" --data "$OUT/heldout" --episodes "$HELDOUT" \
-    --json "$OUT/diagnose_$c.json"
+    --S "$S" --json "$OUT/diagnose_$c.json"
 done
 wav ablation --eval "paper=$OUT/eval_paper.json" --eval "future=$OUT/eval_future.json" \
   --diagnose "paper=$OUT/diagnose_paper.json" --diagnose "future=$OUT/diagnose_future.json" --out "$OUT"

@@ -32,14 +32,7 @@ else TRAIN=(wav train); fi
 mkdir -p "$OUT"
 : > "$OUT/commands.txt"
 
-# step DONE_PATH COMMAND...: log the command for the model card; run it unless DONE_PATH exists.
-step() {
-  local done_path=$1; shift
-  echo "$*" >> "$OUT/commands.txt"
-  if [ -e "$done_path" ]; then echo ">>> skip (exists: $done_path): $*"; return 0; fi
-  echo ">>> $*"
-  "$@"
-}
+source scripts/lib/step.sh
 
 step "$OUT/bags/summary.json" wav sim record --task drawer --episodes "$EPISODES" --seed "$TRAIN_SEED" \
   --workers "$WORKERS" --jpeg 90 --config "$RIG" --out "$OUT/bags"

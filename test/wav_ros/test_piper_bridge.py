@@ -322,7 +322,8 @@ def test_can_loss_stops_commands_reports_error_and_recovers():
 def test_estop_then_reset_and_enable_recovers():
     with running_bridge() as rig:
         assert rig.call(Trigger, "estop", Trigger.Request()).success
-        assert all(arm.state().estopped for arm in rig.arms.values())
+        # The stop frame reaches the virtual arms over the bus after the service answers.
+        assert wait_for(lambda: all(arm.state().estopped for arm in rig.arms.values()))
         held = rig.arms["left"].state().positions
         rig.command("left", [0.5, 0.5, -0.5, 0.0, 0.0, 0.0, 0.03])
         assert wait_for(lambda: int(rig.diag_value("left", "rejected_estopped") or 0) >= 1)

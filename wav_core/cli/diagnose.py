@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variants", type=int, default=8, help="noise draws per source and observation")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--K", type=int, default=0, help="planner iterations for closed-loop and calibration plans")
+    p.add_argument("--S", type=int, default=10, help="flow steps of the value and action solves")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--json", required=True, help="output JSON file")
     p.set_defaults(func=run)
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.json)
-    policy = WAVPolicy.load(args.model, PlannerConfig(K=args.K))
+    policy = WAVPolicy.load(args.model, PlannerConfig(K=args.K, S=args.S))
     calibration = None
     if args.data is not None:
         check_dataset_matches(policy, args.data)
