@@ -148,12 +148,17 @@ class WAVPolicy:
 
 
 def random_policy(preset_name: str = "tiny", planner: PlannerConfig | None = None, seed: int = 0,
-                  device: str = "cpu", backend: str = "torch", **backend_options) -> WAVPolicy:
-    """A randomly initialised policy of a preset (tests and benchmarks)."""
+                  device: str = "cpu", backend: str = "torch", model_overrides: dict | None = None,
+                  **backend_options) -> WAVPolicy:
+    """A randomly initialised policy of a preset (tests and benchmarks); `model_overrides` replace
+    top-level ModelConfig fields (e.g. {"conditioning": "future"})."""
+    import dataclasses
+
     from ..model.presets import preset
 
     torch.manual_seed(seed)
-    cfg = preset(preset_name)
+    cfg = dataclasses.replace(preset(preset_name), **(model_overrides or {}))
+    cfg.validate()
     model = WAVModel(cfg)
     with torch.no_grad():
         # Output heads start at zero for training; give them weights so every part shapes the plan.

@@ -89,6 +89,20 @@ def test_onnxruntime_plans_match_eager_plans_on_the_same_noise(model_dir, observ
         assert a.iterations == b.iterations == 2
 
 
+def test_a_future_conditioned_model_plans_the_same_on_onnxruntime(tmp_path, observation):
+    """Its world graph denoises each candidate to the feature time and its action graph reads the
+    denoised value chunk, as the eager planner does."""
+    cfg = PlannerConfig(K=1, M=3, N=2, S=4)
+    policy = random_policy("tiny", cfg, model_overrides={"conditioning": "future"})
+    images, state = observation
+    eager = policy.plan(images, state, "open the drawer", seed=0)
+    policy.set_backend("onnxruntime", threads=1, onnx_dir=tmp_path / "onnx")
+    assert policy.backend.name == "onnxruntime"
+    ort = policy.plan(images, state, "open the drawer", seed=0)
+    assert rel(ort.actions, eager.actions) < 1e-4
+    assert rel(ort.values, eager.values) < 1e-4
+
+
 def test_a_stale_export_is_detected_and_rebuilt(model_dir, tmp_path):
     policy = WAVPolicy.load(model_dir, CFG)
     model = copy.deepcopy(policy.model)

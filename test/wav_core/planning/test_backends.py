@@ -77,7 +77,9 @@ def test_planner_rejects_a_backend_built_for_other_sizes(policy):
         LatentPlanner(policy.model, policy.card.normalization, CFG, Backend(policy.model, PlannerConfig(K=2, M=4, N=2, S=2)))
 
 
-def test_static_plan_run_eagerly_equals_the_reference_planner_with_reused_buffers(policy):
+@pytest.mark.parametrize("conditioning", ["paper", "future"])
+def test_static_plan_run_eagerly_equals_the_reference_planner_with_reused_buffers(conditioning):
+    policy = random_policy("tiny", CFG, model_overrides={"conditioning": conditioning})
     planner = LatentPlanner(policy.model, policy.card.normalization, CFG)
     static = StaticPlan(Backend(policy.model, CFG), policy.card.normalization, CFG)
     state = torch.full((1, 14), 0.2)
