@@ -24,13 +24,15 @@ from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory
+from visualization_msgs.msg import MarkerArray
 
 from wav_core.config.loader import ConfigError, load
 from wav_core.config.robot import RobotConfig
 from wav_core.runtime.config import PolicyConfig
 
 from .config_file import resolve
-from .messages import action_chunk, arm_commands
+from .messages import action_chunk, arm_commands, rgb_image
+from .plan_markers import plan_markers
 
 SWITCH_INTERVAL_S = 0.0005
 LEVELS = {"OK": DiagnosticStatus.OK, "WARN": DiagnosticStatus.WARN, "ERROR": DiagnosticStatus.ERROR}
@@ -52,6 +54,7 @@ class PolicyNode(LifecycleNode):
         super().__init__(name, parameter_overrides=overrides, **kwargs)
         self.declare_parameter("config_file", config_file)
         self.declare_parameter("dry_run", False)
+        self.declare_parameter("debug_images", False)
         self._given = (policy_cfg, robot, policy)
         self.config_error = ""
         self.active = False
@@ -139,6 +142,19 @@ class PolicyNode(LifecycleNode):
         else:
             self._cmd_pubs = [self.create_publisher(JointState, arm.command_topic, 10) for arm in robot.arms]
             made += self._cmd_pubs
+        from wav_core.runtime.plan_view import PlanView
+
+        # What the policy intends, for RViz / Foxglove: the planned tool-point paths, the commanded
+        # pose (a second robot model) and, with debug_images, the frames the model was fed.
+        self._view = PlanView(robot.joint_names, [a.name for a in robot.arms])
+        self._markers_pub = self.create_publisher(MarkerArray, "~/plan_markers", 10)
+        self._commanded_pub = self.create_publisher(JointState, "~/commanded_joint_states", 10)
+        made += [self._markers_pub, self._commanded_pub]
+        self._input_pubs = {}
+        if self.get_parameter("debug_images").value:
+            self._input_pubs = {v: self.create_publisher(Image, f"~/model_input/{v}", 10) for v in policy.cfg.views}
+            made += list(self._input_pubs.values())
+        self._last_command = None
         self._chunk_pub = self.create_publisher(JointTrajectory, "~/action_chunk", 10)
         self._info_pub = self.create_publisher(String, "~/plan_info", 10)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -245,6 +261,10 @@ class PolicyNode(LifecycleNode):
         loop = self.loop
         if loop is None:
             return
+        if self._last_command is not None:
+            msg = JointState(name=list(self.robot.joint_names), position=self._last_command.tolist())
+            msg.header.stamp = self.get_clock().now().to_msg()
+            self._commanded_pub.publish(msg)
         jumps = loop.counters["clock_jump_back"]
         if not loop.tick(self._now()) and loop.counters["clock_jump_back"] > jumps:
             self._warn("clock", loop.last_error)
@@ -263,6 +283,13 @@ class PolicyNode(LifecycleNode):
         self._chunk_pub.publish(action_chunk(self.robot, chunk.actions, self.robot.tick_hz, stamp))
         self.camera_to_chunk_ms.append(info["camera_to_chunk_ms"])
         self._info_pub.publish(String(data=json.dumps(info)))
+        self._markers_pub.publish(plan_markers(self._view, chunk.actions, chunk.plan.values[:, -1], stamp))
+        loop = self.loop
+        if self._input_pubs and loop is not None and len(loop.runtime.history):
+            with loop.lock:
+                images = loop.runtime.history.stack()  # [V, n_history, h, w, 3]: what the model reads
+            for k, (view, pub) in enumerate(self._input_pubs.items()):
+                pub.publish(rgb_image(images[k, -1], stamp, view))
 
     # -- output ----------------------------------------------------------------------------------
     def _on_execute(self) -> None:
@@ -281,6 +308,7 @@ class PolicyNode(LifecycleNode):
         self._last_hold, self._last_output = out.hold, out.command is not None
         if out.command is None:
             return
+        self._last_command = out.command
         stamp = self.get_clock().now().to_msg()
         if self.loop.dry_run:
             msg = JointState(name=list(self.robot.joint_names), position=out.command.tolist())

@@ -264,6 +264,39 @@ def test_dry_run_previews_setpoints_without_commanding_the_arms(ros_context):
         rig.close()
 
 
+def test_the_plan_is_published_as_markers_with_the_commanded_pose_and_the_model_input(ros_context):
+    from rclpy.parameter import Parameter
+    from visualization_msgs.msg import MarkerArray
+
+    from sensor_msgs.msg import Image
+
+    robot = RobotConfig()
+    rig = Rig(ros_context, robot, sim=False, parameter_overrides=[Parameter("debug_images", value=True)])
+    markers, commanded, inputs = [], [], []
+    rig.client_node.create_subscription(MarkerArray, "/wav_policy/plan_markers", markers.append, 10)
+    rig.client_node.create_subscription(JointState, "/wav_policy/commanded_joint_states", commanded.append, 10)
+    rig.client_node.create_subscription(Image, "/wav_policy/model_input/cam_high", inputs.append, 10)
+    feeder = Feeder(ros_context, robot)
+    try:
+        start(rig)
+        assert rig.call(SetBool, "/wav_policy/enable", SetBool.Request(data=True)).success
+        assert rig.wait(lambda: markers and commanded and inputs)
+        arms = markers[-1].markers
+        assert [m.ns for m in arms] == ["wav_plan/left", "wav_plan/right"]
+        h = rig.node.policy.cfg.action_horizon
+        for m, base in zip(arms, ([0.0, 0.25, 0.0], [0.0, -0.25, 0.0])):
+            pts = np.array([[p.x, p.y, p.z] for p in m.points])
+            assert m.header.frame_id == "base_link" and pts.shape == (h, 3) and len(m.colors) == h
+            # A random model plans anywhere inside the joint limits: within an arm's reach of its base.
+            assert np.all(np.isfinite(pts)) and np.all(np.linalg.norm(pts - base, axis=1) < 0.85)
+        assert list(commanded[-1].name) == robot.joint_names and len(commanded[-1].position) == 14
+        size = tuple(rig.node.policy.cfg.image_size)
+        assert (inputs[-1].height, inputs[-1].width, inputs[-1].encoding) == (*size, "rgb8")
+    finally:
+        feeder.close()
+        rig.close()
+
+
 def test_planner_health_is_reported_on_diagnostics_under_its_own_key(ros_context):
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 

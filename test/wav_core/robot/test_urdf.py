@@ -1,13 +1,12 @@
 """The rig's URDF (what robot_state_publisher turns into TF) against the MuJoCo twin.
 
-The URDF is read with the standard library's XML parser and its forward kinematics composed here,
-independently of the generator; at random joint positions every link, tool point, finger and camera
+The URDF is read with the standard library's XML parser and its forward kinematics composed by
+`UrdfKinematics` (the plan view's), independently of the generator; at random joint positions every link, tool point, finger and camera
 frame must sit where MuJoCo puts it.
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import mujoco
@@ -16,73 +15,15 @@ import pytest
 
 from wav_core.robot import piper
 from wav_core.robot.urdf import DEFAULT_OUT, rig_urdf
+from wav_core.robot.urdf_kinematics import UrdfKinematics as Urdf
 from wav_core.sim.scene import scene_xml
 
 URDF_FILE = Path(__file__).resolve().parents[3] / "urdf" / "piper_dual.urdf"
 
 
-def rpy_matrix(rpy) -> np.ndarray:
-    r, p, y = rpy
-    rx = np.array([[1, 0, 0], [0, np.cos(r), -np.sin(r)], [0, np.sin(r), np.cos(r)]])
-    ry = np.array([[np.cos(p), 0, np.sin(p)], [0, 1, 0], [-np.sin(p), 0, np.cos(p)]])
-    rz = np.array([[np.cos(y), -np.sin(y), 0], [np.sin(y), np.cos(y), 0], [0, 0, 1]])
-    return rz @ ry @ rx
-
-
-def axis_rotation(axis, angle) -> np.ndarray:
-    k = np.asarray(axis, float) / np.linalg.norm(axis)
-    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(angle) * kx + (1 - np.cos(angle)) * kx @ kx
-
-
-def homogeneous(rot=np.eye(3), pos=np.zeros(3)) -> np.ndarray:
-    t = np.eye(4)
-    t[:3, :3], t[:3, 3] = rot, pos
-    return t
-
-
-class Urdf:
-    """Just enough of URDF to compose link poses: joint tree, origins, axes, types, mimics."""
-
-    def __init__(self, text: str):
-        self.root = ET.fromstring(text)
-        self.links = [link.get("name") for link in self.root.iter("link")]
-        self.joints = {}
-        for j in self.root.iter("joint"):
-            origin = j.find("origin")
-            axis = j.find("axis")
-            mimic = j.find("mimic")
-            self.joints[j.find("child").get("link")] = {
-                "name": j.get("name"), "type": j.get("type"), "parent": j.find("parent").get("link"),
-                "xyz": np.array([float(v) for v in origin.get("xyz").split()]),
-                "rpy": np.array([float(v) for v in origin.get("rpy").split()]),
-                "axis": None if axis is None else np.array([float(v) for v in axis.get("xyz").split()]),
-                "mimic": None if mimic is None else (mimic.get("joint"), float(mimic.get("multiplier", 1)), float(mimic.get("offset", 0))),
-                "limit": j.find("limit"),
-            }
-
-    def pose(self, link: str, q: dict[str, float]) -> np.ndarray:
-        """4x4 pose of `link` in the root link for joint values `q` (mimic joints computed)."""
-        t = np.eye(4)
-        while link in self.joints:
-            j = self.joints[link]
-            value = q.get(j["name"], 0.0)
-            if j["mimic"] is not None:
-                master, mult, off = j["mimic"]
-                value = mult * q[master] + off
-            motion = np.eye(4)
-            if j["type"] in ("revolute", "continuous"):
-                motion = homogeneous(axis_rotation(j["axis"], value))
-            elif j["type"] == "prismatic":
-                motion = homogeneous(pos=j["axis"] / np.linalg.norm(j["axis"]) * value)
-            t = homogeneous(rpy_matrix(j["rpy"]), j["xyz"]) @ motion @ t
-            link = j["parent"]
-        return t
-
-
 @pytest.fixture(scope="module")
 def urdf() -> Urdf:
-    return Urdf(URDF_FILE.read_text())
+    return Urdf.rig()
 
 
 def test_the_shipped_file_is_the_generators_output():
