@@ -118,20 +118,28 @@ def open_bag(path: str | Path, typestore_name: str = "ros2_humble") -> Iterator[
             pass
 
 
+def read_summary(bag: Path) -> tuple[Path, object] | None:
+    """The `summary.json` beside a bag and its content, or None when there is none."""
+    summary = Path(bag).parent / "summary.json"
+    if not summary.is_file():
+        return None
+    try:
+        return summary, json.loads(summary.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{summary}: not readable JSON ({exc})") from None
+
+
 def episode_success(bag: Path) -> bool | None:
     """Success of a bag's episode from `summary.json` beside it (None when there is none).
 
     Accepted layouts: {"expert_success": [bool per bag in sorted name order]},
     {"expert_success": {"<bag dir name>": bool}}, or {"per_episode"|"episodes": [{"name"|"bag": ..., "expert_success": bool}]}
-    (the layout `wav sim record` writes).
+    (older `wav sim record` summaries; `outcomes.episode_outcome` reads the current layout first).
     """
-    summary = bag.parent / "summary.json"
-    if not summary.is_file():
+    found = read_summary(bag)
+    if found is None:
         return None
-    try:
-        data = json.loads(summary.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{summary}: not readable JSON ({exc})") from None
+    summary, data = found
     keys = {bag.name, bag.stem}
     if isinstance(data, dict) and isinstance(data.get("expert_success"), list):
         names = sorted(p.name for p in bag.parent.iterdir() if is_bag(p))

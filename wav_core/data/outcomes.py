@@ -7,12 +7,11 @@ that only give a success flag (`expert_success`) are read through `bags.episode_
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .bags import episode_success
+from .bags import episode_success, read_summary
 from .errors import DataError
 
 
@@ -28,13 +27,10 @@ class EpisodeOutcome:
 def episode_outcome(bag: Path) -> EpisodeOutcome | None:
     """The outcome of `bag`'s episode, or None when there is no summary.json beside it."""
     bag = Path(bag)
-    summary = bag.parent / "summary.json"
-    if not summary.is_file():
+    found = read_summary(bag)
+    if found is None:
         return None
-    try:
-        data = json.loads(summary.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{summary}: not readable JSON ({exc})") from None
+    summary, data = found
     entries = data.get("per_episode") if isinstance(data, dict) else None
     if isinstance(entries, list):
         for i, ep in enumerate(entries):
