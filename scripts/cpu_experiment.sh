@@ -61,16 +61,19 @@ step "$OUT/heldout/meta.json" wav data import --bags "$OUT/heldout_bags" --confi
   --workers "$WORKERS" --no-progress
 
 # The two conditionings share the tokenizer and world stages (their losses do not depend on it).
-PAPER_CONFIG="$OUT/train_paper.yaml"
-sed 's/^model: {}$/model: {conditioning: paper}/' "$TRAIN_CONFIG" > "$PAPER_CONFIG"
+# Both read one copy of the training config taken at the first run, so an edit of $TRAIN_CONFIG
+# during a run cannot give them different schedules.
+FUTURE_CONFIG="$OUT/train_future.yaml" PAPER_CONFIG="$OUT/train_paper.yaml"
+[ -f "$FUTURE_CONFIG" ] || cp "$TRAIN_CONFIG" "$FUTURE_CONFIG"
+sed 's/^model: {}$/model: {conditioning: paper}/' "$FUTURE_CONFIG" > "$PAPER_CONFIG"
 grep -q '^model: {conditioning: paper}$' "$PAPER_CONFIG" || { echo "$TRAIN_CONFIG: expected a 'model: {}' line"; exit 2; }
-train "$OUT/run_future" "$TRAIN_CONFIG" tokenizer
-train "$OUT/run_future" "$TRAIN_CONFIG" world
+train "$OUT/run_future" "$FUTURE_CONFIG" tokenizer
+train "$OUT/run_future" "$FUTURE_CONFIG" world
 for s in tokenizer world; do
   [ -d "$OUT/run_paper/checkpoints/$s" ] || { mkdir -p "$OUT/run_paper/checkpoints"; cp -r "$OUT/run_future/checkpoints/$s" "$OUT/run_paper/checkpoints/$s"; }
 done
 for c in future paper; do
-  config=$TRAIN_CONFIG; [ $c = paper ] && config=$PAPER_CONFIG
+  config=$FUTURE_CONFIG; [ $c = paper ] && config=$PAPER_CONFIG
   train "$OUT/run_$c" "$config" value
   train "$OUT/run_$c" "$config" action
   step "$OUT/model_$c/weights.safetensors" wav export --run "$OUT/run_$c" --out "$OUT/model_$c"
