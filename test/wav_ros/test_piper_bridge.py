@@ -346,10 +346,9 @@ def test_go_home_moves_both_arms_home_then_a_far_command_is_rejected():
         assert rig.track("left", old)
         res = rig.call(Trigger, "go_home", Trigger.Request())
         assert res.success, res.message
-        # while homing, the policy's commands do not fight the motion
-        rig.command("left", [0.0] * 7)
+        # while homing, the policy's commands do not fight the motion (sent until one is refused as such)
+        assert wait_for(lambda: rig.command("left", [0.0] * 7) or int(rig.diag_value("left", "rejected_homing") or 0) >= 1)
         assert rig.reaches("left", HOME[:7]) and rig.reaches("right", HOME[7:])
-        assert wait_for(lambda: int(rig.diag_value("left", "rejected_homing") or 0) >= 1)
         assert wait_for(lambda: "homed" in rig.events_of("left") and "homed" in rig.events_of("right"))
         assert [e["armed"] for e in rig.events if e["event"] == "homed"] == [False, False]
         # home, the arm is disarmed: the policy's old set-point is not sent, the arm stays home
@@ -448,8 +447,8 @@ def test_default_start_leaves_the_arms_disabled_until_enable():
     with running_bridge(make_config(enable_on_start=False)) as rig:
         assert not any(arm.state().enabled for arm in rig.arms.values())
         assert wait_for(lambda: rig.diagnostics.get("left") is not None and rig.diagnostics["left"].message == "disabled")
-        rig.command("left", rig.q("left"), stamp_age=None)
-        assert wait_for(lambda: rig.rejected("left", "disabled") == 1)
+        # sent until one is refused as disabled (a first feedback that came late may show as a bus fault first)
+        assert wait_for(lambda: rig.command("left", rig.q("left"), stamp_age=None) or rig.rejected("left", "disabled") >= 1)
         # (a bus whose first feedback came late may report "recovered"; nothing was enabled)
         assert {e["event"] for e in rig.events} <= {"recovered"}
         assert rig.call(SetBool, "enable", SetBool.Request(data=True)).success
@@ -540,7 +539,7 @@ def test_reset_drops_the_arms_and_says_so_on_arm_events():
         assert np.any((j2 > 0.1) & (j2 < 1.1)), j2
         # unpowered until enabled; once enabled, disarmed: the pose before the drop is not sent
         rig.command("left", raised, stamp_age=None)
-        assert wait_for(lambda: rig.rejected("left", "disabled") == 1)
+        assert wait_for(lambda: rig.rejected("left", "disabled") >= 1)
         assert rig.call(SetBool, "enable", SetBool.Request(data=True)).success
         rig.command("left", raised, stamp_age=None)
         assert wait_for(lambda: rig.rejected("left", "far_from_measured") == 1)
@@ -575,8 +574,8 @@ def test_policy_estop_topic_stops_commands_and_latches_until_reset_and_enable():
         # releasing it re-enables nothing by itself
         rig.estop_pub.publish(Bool(data=False))
         assert wait_for(lambda: rig.diag_value("left", "policy_estop") == "False")
-        rig.command("left", rig.q("left"), stamp_age=None)
-        assert wait_for(lambda: rig.rejected("left", "disabled") == 1)
+        # sent until one is refused as disabled (a first feedback that came late may show as a bus fault first)
+        assert wait_for(lambda: rig.command("left", rig.q("left"), stamp_age=None) or rig.rejected("left", "disabled") >= 1)
         assert not arm.state().enabled and "enabled" not in rig.events_of("left")[1:]
         assert rig.call(SetBool, "enable", SetBool.Request(data=True)).success
         rig.rearm("left")
