@@ -52,7 +52,7 @@ test: build
 	rc=0; \
 	  ( source $(VENV)/bin/activate; rc=0; \
 	    colcon test --base-paths . --event-handlers console_direct+ --return-code-on-test-failure \
-	      --pytest-args -q -p no:cacheprovider --durations=15 --reruns 2 || rc=$$?; \
+	      --pytest-args -q -p no:cacheprovider --durations=15 || rc=$$?; \
 	    colcon test-result --verbose || rc=$$?; \
 	    exit $$rc ) || rc=$$?; \
 	  $(MAKE) --no-print-directory test-numpy1 || rc=$$?; \

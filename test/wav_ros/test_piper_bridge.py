@@ -57,8 +57,10 @@ def make_config(fresh_ports: bool = False, **overrides) -> DriverConfig:
         DriverArmConfig("left", f"vcan_left_{uid}", "/left/joint_ctrl_single", "/left/joint_states_single"),
         DriverArmConfig("right", f"vcan_right_{uid}", "/right/joint_ctrl_single", "/right/joint_states_single"),
     ]
-    # a 1 s feedback timeout: a loaded test machine must not fake a lost bus (each fault disarms)
-    base = dict(arms=arms, bustype="virtual", speed_percent=100, feedback_timeout_s=1.0,
+    # a 1 s feedback timeout and a 2 s command age: a loaded test machine must neither fake a lost
+    # bus (each fault disarms) nor turn a just-published command into a stale one (DDS delivery
+    # inside one busy process has taken over 0.1 s); the stale test stamps its command far older
+    base = dict(arms=arms, bustype="virtual", speed_percent=100, feedback_timeout_s=1.0, command_max_age_s=2.0,
                 reconnect_initial_s=0.1, reconnect_max_s=0.5, diagnostics_hz=10.0, enable_on_start=True)
     base.update(overrides)
     return DriverConfig(**base)
@@ -86,23 +88,31 @@ class Rig:
     def events_of(self, arm: str) -> list[str]:
         return [e["event"] for e in list(self.events) if e["arm"] == arm]
 
+    def handled(self, arm: str) -> int:
+        """Commands the arm's link has sent or refused so far."""
+        link = self.bridge.links[arm]
+        return link.sent + sum(link.rejected.values())
+
+    def send(self, arm: str, q, stamp_age: float | None = None) -> None:
+        """Publish one command and wait until the driver has sent or refused it.
+
+        Helpers that publish many commands go through here, so none of theirs is still in flight
+        when a test goes on to count the refusals of its own. Unstamped by default (receipt time):
+        a loaded machine cannot make it stale.
+        """
+        n = self.handled(arm)
+        self.command(arm, q, stamp_age=stamp_age)
+        assert wait_for(lambda: self.handled(arm) > n), f"arm {arm}: a command was neither sent nor rejected"
+
     def rearm(self, arm: str) -> None:
         """Arm a disarmed arm as a policy does: command the measured position until it is accepted.
 
-        One command at a time, each handled before the next; on return the accepted one has reached
-        the firmware and the arm stands there (a 0.5 mrad offset on joint6 tells it from the pose
-        the driver holds on enable), so nothing of it is in flight when the test goes on.
+        On return the accepted command has reached the firmware and the arm stands there (a 0.5 mrad
+        offset on joint6 tells it from the pose the driver holds on enable).
         """
         link, firmware = self.bridge.links[arm], self.arms[arm]
-
-        def handled() -> int:
-            return link.sent + sum(link.rejected.values())
-
         for _ in range(20):
-            n = handled()
-            q = self.q(arm) + np.array([0.0, 0.0, 0.0, 0.0, 0.0, 5e-4, 0.0])
-            self.command(arm, q, stamp_age=None)  # receipt time: a loaded machine cannot make it stale
-            assert wait_for(lambda: handled() > n), f"arm {arm}: a command was neither sent nor rejected"
+            self.send(arm, self.q(arm) + np.array([0.0, 0.0, 0.0, 0.0, 0.0, 5e-4, 0.0]))
             if link.armed:
                 sent = link.last_sent
 
@@ -114,6 +124,28 @@ class Rig:
                 assert wait_for(there), (firmware.state(), sent)
                 return
         raise AssertionError(f"arm {arm} did not arm on its measured pose: {link.last_rejection}")
+
+    def settle(self, arm: str) -> None:
+        """Wait until the arm stands still at its target and the feedback shows that pose.
+
+        Feedback on one subscription arrives in order, so from here on the history holds only what
+        happens next (`track` returns within tolerance, while the arm may still creep toward it).
+        """
+        firmware = self.arms[arm]
+        assert wait_for(lambda: np.allclose(firmware.state().positions, firmware.state().targets, atol=1e-9)), \
+            firmware.state()
+        assert wait_for(lambda: np.allclose(self.q(arm), firmware.state().positions, atol=1e-4)), \
+            (self.q(arm), firmware.state())
+
+    def command_until(self, arm: str, q, done) -> bool:
+        """Send `q` (or `q()`), one command at a time, until `done()` holds."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            self.send(arm, q() if callable(q) else q)
+            if done():
+                return True
+            time.sleep(0.02)
+        return False
 
     def rejected(self, arm: str, reason: str) -> int:
         return int(self.bridge.links[arm].rejected[reason])
@@ -159,7 +191,7 @@ class Rig:
         return wait_for(close)
 
     def track(self, arm: str, target) -> bool:
-        """Stream a target at 50 Hz (fresh stamps, like a policy) until the feedback reaches it.
+        """Stream a target (fresh stamps, like a policy) until the feedback reaches it.
 
         Like a policy, it re-arms from the measured pose when the arm was disarmed on the way (on a
         loaded machine the feedback can go stale long enough for a fault and a recovery).
@@ -170,7 +202,7 @@ class Rig:
         while time.monotonic() < deadline:
             if not link.armed and link.refusal() is None:
                 self.rearm(arm)
-            self.command(arm, target)
+            self.send(arm, target, stamp_age=0.0)
             q = self.q(arm)
             if q is not None and np.all(np.abs(q[:6] - target[:6]) < JOINT_TOL) and abs(q[6] - target[6]) < GRIPPER_TOL:
                 return True
@@ -279,7 +311,7 @@ def test_missing_joint_name_nan_and_stale_commands_are_rejected_without_motion()
         names = [n for n in ARM_JOINT_NAMES if n != "joint3"]
         rig.command("left", [0.5] * 6, names=names)  # no joint3: must not become 0, must not move
         rig.command("left", [0.5, 0.5, np.nan, 0.0, 0.0, 0.0, 0.03])
-        rig.command("left", [0.5, 0.5, -0.5, 0.0, 0.0, 0.0, 0.03], stamp_age=1.0)  # 1 s old
+        rig.command("left", [0.5, 0.5, -0.5, 0.0, 0.0, 0.0, 0.03], stamp_age=30.0)  # 30 s old
         assert wait_for(lambda: rig.diag_value("left", "rejected_missing_name") == "1"
                         and rig.diag_value("left", "rejected_non_finite") == "1"
                         and rig.diag_value("left", "rejected_stale") == "1"), rig.diagnostics.get("left")
@@ -347,7 +379,7 @@ def test_go_home_moves_both_arms_home_then_a_far_command_is_rejected():
         res = rig.call(Trigger, "go_home", Trigger.Request())
         assert res.success, res.message
         # while homing, the policy's commands do not fight the motion (sent until one is refused as such)
-        assert wait_for(lambda: rig.command("left", [0.0] * 7) or int(rig.diag_value("left", "rejected_homing") or 0) >= 1)
+        assert rig.command_until("left", [0.0] * 7, lambda: rig.rejected("left", "homing") >= 1)
         assert rig.reaches("left", HOME[:7]) and rig.reaches("right", HOME[7:])
         assert wait_for(lambda: "homed" in rig.events_of("left") and "homed" in rig.events_of("right"))
         assert [e["armed"] for e in rig.events if e["event"] == "homed"] == [False, False]
@@ -448,7 +480,7 @@ def test_default_start_leaves_the_arms_disabled_until_enable():
         assert not any(arm.state().enabled for arm in rig.arms.values())
         assert wait_for(lambda: rig.diagnostics.get("left") is not None and rig.diagnostics["left"].message == "disabled")
         # sent until one is refused as disabled (a first feedback that came late may show as a bus fault first)
-        assert wait_for(lambda: rig.command("left", rig.q("left"), stamp_age=None) or rig.rejected("left", "disabled") >= 1)
+        assert rig.command_until("left", lambda: rig.q("left"), lambda: rig.rejected("left", "disabled") >= 1)
         # (a bus whose first feedback came late may report "recovered"; nothing was enabled)
         assert {e["event"] for e in rig.events} <= {"recovered"}
         assert rig.call(SetBool, "enable", SetBool.Request(data=True)).success
@@ -528,6 +560,7 @@ def test_reset_drops_the_arms_and_says_so_on_arm_events():
         raised = np.array([0.0, 1.2, -1.0, 0.0, 0.5, 0.0, 0.02])
         rig.rearm("left")
         assert rig.track("left", raised)
+        rig.settle("left")
         rig.history["left"].clear()
         assert rig.call(Trigger, "reset", Trigger.Request()).success
         assert wait_for(lambda: rig.events_of("left")[-1:] == ["reset"] and rig.events_of("right")[-1:] == ["reset"])
@@ -553,6 +586,7 @@ def test_policy_estop_topic_stops_commands_and_latches_until_reset_and_enable():
         arm = rig.arms["left"]
         rig.rearm("left")
         assert rig.track("left", OLD)
+        rig.settle("left")
         rig.history["left"].clear()
         rig.estop_pub.publish(Bool(data=True))
         assert wait_for(lambda: all(a.state().estopped for a in rig.arms.values()))
@@ -575,7 +609,7 @@ def test_policy_estop_topic_stops_commands_and_latches_until_reset_and_enable():
         rig.estop_pub.publish(Bool(data=False))
         assert wait_for(lambda: rig.diag_value("left", "policy_estop") == "False")
         # sent until one is refused as disabled (a first feedback that came late may show as a bus fault first)
-        assert wait_for(lambda: rig.command("left", rig.q("left"), stamp_age=None) or rig.rejected("left", "disabled") >= 1)
+        assert rig.command_until("left", lambda: rig.q("left"), lambda: rig.rejected("left", "disabled") >= 1)
         assert not arm.state().enabled and "enabled" not in rig.events_of("left")[1:]
         assert rig.call(SetBool, "enable", SetBool.Request(data=True)).success
         rig.rearm("left")
