@@ -7,7 +7,8 @@
 # twice from that same world: `future` conditioning and the paper's, same data, steps and seeds.
 # Both models are evaluated closed-loop on the same held-out seeds at each K (the paper's protocol:
 # plan, then execute the chunk), diagnosed (does the action follow the plan? does the value rank
-# held-out futures?) and tabulated with `wav ablation`.
+# held-out futures?), their value calibrated on held-out episodes (`wav calibrate`) and the results
+# tabulated with `wav ablation`.
 #
 # Every step is skipped when its output exists and training resumes from its last checkpoint, so an
 # interrupted run continues where it stopped. Sizes from the environment:
@@ -86,6 +87,12 @@ for c in future paper; do
     --seed "$EVAL_SEED" --max-seconds "$MAX_SECONDS" --sweep "K=$KS" --M "$M" --N "$N" --S "$S" --mode sync --workers "$WORKERS" --json "$OUT/eval_$c.json"
   step "$OUT/diagnose_$c.json" wav diagnose --model "$OUT/model_$c" --data "$OUT/heldout" --episodes "$HELDOUT" \
     --S "$S" --json "$OUT/diagnose_$c.json"
+done
+# Does the value rank held-out futures? Predicted vs true reward-to-go on the held-out episodes
+# (K = 0: the value of one imagined future per tick), beside the chosen plans' scores by outcome.
+for c in future paper; do
+  step "$OUT/calibration_$c/calibration.json" wav calibrate --model "$OUT/model_$c" --data "$OUT/heldout" \
+    --eval "$OUT/eval_$c.json" --ticks-per-episode 10 --K 0 --M "$M" --N "$N" --out "$OUT/calibration_$c"
 done
 wav ablation --eval "paper=$OUT/eval_paper.json" --eval "future=$OUT/eval_future.json" \
   --diagnose "paper=$OUT/diagnose_paper.json" --diagnose "future=$OUT/diagnose_future.json" --out "$OUT"
