@@ -5,6 +5,11 @@ this file configures and activates it; command output stays off until `ros2 serv
 /wav_policy/enable std_srvs/srv/SetBool "{data: true}"`.
 `record:=true record_dir:=DIR` records the run into an MCAP bag; `dry_run:=true` runs the whole path
 but publishes the 200 Hz set-points on /wav_policy/command_preview instead of commanding the arms.
+The rig's TF comes from urdf/piper_dual.urdf: robot_state_publisher on the measured joints (relayed
+to /joint_states with arm-prefixed names) and a second one under the namespace commanded/ (frames
+commanded/...) on /wav_policy/commanded_joint_states. `debug_images:=true` also publishes the frames
+the model reads on /wav_policy/model_input/<camera>. View it all with `rviz2 -d
+$(ros2 pkg prefix wav_ros)/share/wav_ros/config/wav_plan.rviz` or Foxglove's config/foxglove_layout.json.
 """
 
 import os
@@ -26,10 +31,14 @@ from lifecycle_msgs.msg import Transition
 def generate_launch_description():
     default = os.path.join(get_package_share_directory("wav_ros"), "config", "sim_drawer.yaml")
     config = LaunchConfiguration("config_file")
+    with open(os.path.join(get_package_share_directory("wav_ros"), "urdf", "piper_dual.urdf")) as f:
+        robot_description = f.read()
+    sim_time = True
     sim = Node(package="wav_ros", executable="sim_node", name="wav_sim", output="screen",
                parameters=[{"config_file": config}])
     policy = LifecycleNode(package="wav_ros", executable="policy_node", name="wav_policy", namespace="",
-                           output="screen", parameters=[{"config_file": config, "use_sim_time": True,
+                           output="screen", parameters=[{"config_file": config, "use_sim_time": sim_time,
+                                        "debug_images": ParameterValue(LaunchConfiguration("debug_images"), value_type=bool),
                                         "dry_run": ParameterValue(LaunchConfiguration("dry_run"), value_type=bool)}])
     configure = EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(policy),
                                             transition_id=Transition.TRANSITION_CONFIGURE))
@@ -39,6 +48,19 @@ def generate_launch_description():
         target_lifecycle_node=policy, start_state="configuring", goal_state="inactive",
         entities=[EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(policy),
                                               transition_id=Transition.TRANSITION_ACTIVATE))]))
+    # What the arms do and what the policy commands, as two robot models in one TF tree.
+    relay = Node(package="wav_ros", executable="joint_state_relay", name="joint_state_relay", output="screen",
+                 parameters=[{"config_file": config, "use_sim_time": sim_time}])  # -> /joint_states
+    measured = Node(package="robot_state_publisher", executable="robot_state_publisher", name="robot_state_publisher",
+                    output="screen", parameters=[{"robot_description": robot_description, "use_sim_time": sim_time}])
+    commanded = Node(package="robot_state_publisher", executable="robot_state_publisher", name="robot_state_publisher",
+                     namespace="commanded", output="screen",
+                     parameters=[{"robot_description": robot_description, "frame_prefix": "commanded/",
+                                  "use_sim_time": sim_time}],
+                     remappings=[("joint_states", "/wav_policy/commanded_joint_states")])
+    commanded_root = Node(package="tf2_ros", executable="static_transform_publisher", name="commanded_base_link",
+                          output="screen", arguments=["--frame-id", "base_link", "--child-frame-id", "commanded/base_link"],
+                          parameters=[{"use_sim_time": sim_time}])
     record = ExecuteProcess(
         cmd=[sys.executable, "-m", "wav_ros.run_record", "--config", config, "--out", LaunchConfiguration("record_dir"),
              "--use-sim-time"],
@@ -47,7 +69,9 @@ def generate_launch_description():
         DeclareLaunchArgument("config_file", default_value=default),
         DeclareLaunchArgument("record", default_value="false", description="record the run into an MCAP bag"),
         DeclareLaunchArgument("record_dir", default_value="wav_run_bag", description="new bag directory for record:=true"),
+        DeclareLaunchArgument("debug_images", default_value="false",
+                              description="publish the frames the model reads on /wav_policy/model_input/<camera>"),
         DeclareLaunchArgument("dry_run", default_value="false",
                               description="publish set-points on /wav_policy/command_preview instead of commanding"),
-        sim, policy, activate, configure, record,
+        sim, policy, activate, configure, relay, measured, commanded, commanded_root, record,
     ])

@@ -1,5 +1,7 @@
-"""Recording a run: cameras, joint feedback, commands, chunks, plan_info and /diagnostics into an
-MCAP bag with the shared BagRecorder, for `wav run --record DIR` and the launch files' `record:=true`."""
+"""Recording a run: cameras, joint feedback, commands, chunks, plan_info, what the policy intends
+(plan markers, the commanded pose, the model's input images when the node publishes them) and
+/diagnostics into an MCAP bag with the shared BagRecorder, for `wav run --record DIR` and the launch
+files' `record:=true`; `wav view` draws the plan view from such a bag."""
 
 from __future__ import annotations
 
@@ -15,6 +17,10 @@ from wav_core.runtime.config import PolicyConfig
 from .bag_recorder import BagRecorder
 
 POLICY_NODE = "wav_policy"
+PLAN_VIEW_TOPICS = ("plan_markers", "commanded_joint_states")
+"""The policy node's ~/ topics showing what it intends (see wav_ros.policy_node)."""
+MODEL_INPUT = "model_input"
+"""~/model_input/<camera>: the frames the model read (only with the node's debug_images parameter)."""
 
 
 def run_topics(path: str | Path, policy_node: str = POLICY_NODE) -> list[str]:
@@ -24,6 +30,8 @@ def run_topics(path: str | Path, policy_node: str = POLICY_NODE) -> list[str]:
     topics += [robot.joint_state_topic] if robot.joint_state_topic else [a.feedback_topic for a in robot.arms]
     topics += [a.command_topic for a in robot.arms]
     topics += [f"/{policy_node}/{t}" for t in ("action_chunk", "plan_info", "command_preview")]
+    topics += [f"/{policy_node}/{t}" for t in PLAN_VIEW_TOPICS]
+    topics += [f"/{policy_node}/{MODEL_INPUT}/{c.name}" for c in robot.cameras]
     topics += ["/diagnostics", robot.instruction_topic]
     if "policy" in read_yaml(path):
         cfg = load(PolicyConfig, path, section="policy")
