@@ -2,7 +2,9 @@
 
 The eager planner (with its timings and deadline) and every whole-plan backend (the static-buffer
 plan that CUDA graphs capture) call these two functions; only the naive reference planner differs,
-in how it runs the networks, which is what makes it a check.
+in how it runs the networks, which is what makes it a check. Several plans made together (episodes
+of a batched evaluation) go through the same code with a leading plan dimension: one plan is a
+batch of one.
 """
 
 from __future__ import annotations
@@ -40,20 +42,47 @@ def _noop(stage: str) -> None:
     pass
 
 
+def candidates(ctx: Context, m: int, plans: int) -> Context:
+    """The context the world sees for plans x m video candidates, plan-major. One plan's context is
+    passed as it is (the world broadcasts one observation); with several, each plan's memory is
+    repeated for its m candidates, while its prompt is not: attention folds consecutive query rows
+    onto their shared key rows (see layers.sdpa_attention), so plan b's rows read prompt b."""
+    if plans == 1:
+        return ctx
+    if ctx.memory.shape[0] != plans or ctx.text.shape[0] != plans:
+        raise ValueError(f"ctx: got memory of {ctx.memory.shape[0]} and prompts of {ctx.text.shape[0]} observations, "
+                         f"expected one per plan ({plans})")
+    return Context(ctx.memory.repeat_interleave(m, 0), ctx.text, ctx.text_mask)
+
+
 def iterate(nets: Networks, ctx: Context, g: Gaussians, video_noise: torch.Tensor, value_noise: torch.Tensor,
             cfg: PlannerConfig, mark: Mark = _noop) -> tuple[Gaussians, torch.Tensor]:
-    """One iteration: M video candidates -> features -> M*N value chunks -> scores -> elite updates
-    of both Gaussians. The video elites are ranked by each candidate's best value sample.
-    Returns the updated Gaussians and the M*N scores."""
-    z_vid = g.video_mean + g.video_std * video_noise
-    states = nets.features(ctx, z_vid)
+    """One plan's iteration (`iterate_batch` of a batch of one): g over one candidate's noise,
+    video_noise [M, ...], value_noise [M*N, ...]. Returns the updated Gaussians and the M*N scores."""
+    g, scores = iterate_batch(nets, ctx, Gaussians.stack([g]), video_noise[None], value_noise[None], cfg, mark)
+    return g.unstack()[0], scores[0]
+
+
+def iterate_batch(nets: Networks, ctx: Context, g: Gaussians, video_noise: torch.Tensor, value_noise: torch.Tensor,
+                  cfg: PlannerConfig, mark: Mark = _noop) -> tuple[Gaussians, torch.Tensor]:
+    """One iteration of B plans: M video candidates each -> features -> M*N value chunks each ->
+    scores -> elite updates of both Gaussians of each plan. The video elites are ranked by each
+    candidate's best value sample.
+
+    ctx holds the B observations; g has a leading plan dimension [B, ...]; video_noise [B, M, ...];
+    value_noise [B, M*N, ...]. The networks run all B*M candidates (B*M*N value chunks) in one
+    batch, plan-major; scores, elites and updates stay within each plan. Returns the updated
+    Gaussians and the scores [B, M*N]."""
+    plans = video_noise.shape[0]
+    z_vid = g.video_mean[:, None] + g.video_std[:, None] * video_noise
+    states = nets.features(candidates(ctx, cfg.M, plans), z_vid.flatten(0, 1))
     mark("world")
-    z_val = g.value_mean + g.value_std * value_noise
-    scores = score_values(nets.values(states, z_val), cfg.score, cfg.snr_eps)
+    z_val = g.value_mean[:, None] + g.value_std[:, None] * value_noise
+    scores = score_values(nets.values(states, z_val.flatten(0, 1)), cfg.score, cfg.snr_eps).view(plans, -1)
     mark("value")
     mu_u, sd_u = elite_update(g.value_mean, g.value_std, z_val, scores, cfg.value_elite_frac, cfg.alpha_smooth,
                               cfg.sigma_decay)
-    video_scores = scores.view(cfg.M, cfg.N).amax(dim=1)
+    video_scores = scores.view(plans, cfg.M, cfg.N).amax(dim=2)
     mu_v, sd_v = elite_update(g.video_mean, g.video_std, z_vid, video_scores, cfg.video_elite_frac, cfg.alpha_smooth,
                               cfg.sigma_decay)
     return Gaussians(mu_v, sd_v, mu_u, sd_u), scores
@@ -64,7 +93,10 @@ def decode(nets: Networks, ctx: Context, g: Gaussians, noise: PlanNoise, state: 
     """The executed chunk: one video and one value noise from the final Gaussians, their features
     and denoised value, then the action solve. `reads_values`: the action expert reads the denoised
     value chunk (`future` conditioning) instead of the value noise (`paper`).
-    Returns actions [1, H, A] and values [1, H, C], both normalised."""
+    One plan: g over one candidate, noise as PlanNoise.sample draws it, state [1, S]. B plans: g
+    [B, ...], `PlanNoise.stack`ed noise, state [B, S], ctx of B observations (one row each, so
+    nothing is repeated). Returns actions [B, H, A] and values [B, H, C] (B = 1 for one plan),
+    both normalised."""
     z_vid = g.video_mean + g.video_std * noise.final_video
     states = nets.features(ctx, z_vid)
     mark("world")

@@ -1,7 +1,8 @@
 """All randomness of one plan, drawn up front.
 
 Passing the noise in makes plans reproducible, lets the batched and naive planners be compared on the
-same draws, and keeps the plan a fixed computation that can be captured as a CUDA graph.
+same draws, and keeps the plan a fixed computation that can be captured as a CUDA graph. Plans made
+together (`LatentPlanner.plan_batch`) each draw their own noise, then `stack` it.
 """
 
 from __future__ import annotations
@@ -37,11 +38,26 @@ class PlanNoise:
             action=n(1, model_cfg.action_horizon, model_cfg.action_dim),
         )
 
-    def check(self, model_cfg: ModelConfig, cfg: PlannerConfig) -> None:
+    @classmethod
+    def stack(cls, plans: list["PlanNoise"]) -> "PlanNoise":
+        """The draws of B plans as one batch: video [K, B, M, ...], value [K, B, M*N, ...] (iteration
+        k of every plan is `video[k]`), and final_video, final_value, action [B, ...]."""
+        if not plans:
+            raise ValueError("plans: got an empty list, expected the PlanNoise of at least one plan")
+        return cls(
+            video=torch.stack([p.video for p in plans], 1), value=torch.stack([p.value for p in plans], 1),
+            final_video=torch.cat([p.final_video for p in plans]), final_value=torch.cat([p.final_value for p in plans]),
+            action=torch.cat([p.action for p in plans]),
+        )
+
+    def check(self, model_cfg: ModelConfig, cfg: PlannerConfig, batch: int | None = None) -> None:
+        """Shapes of one plan's draws (batch None) or of `stack`ed draws of `batch` plans."""
         vid, val = model_cfg.future_latent_shape, model_cfg.value_shape
+        per = () if batch is None else (batch,)
+        b = 1 if batch is None else batch
         expected = {
-            "video": (cfg.K, cfg.M, *vid), "value": (cfg.K, cfg.M * cfg.N, *val), "final_video": (1, *vid),
-            "final_value": (1, *val), "action": (1, model_cfg.action_horizon, model_cfg.action_dim),
+            "video": (cfg.K, *per, cfg.M, *vid), "value": (cfg.K, *per, cfg.M * cfg.N, *val), "final_video": (b, *vid),
+            "final_value": (b, *val), "action": (b, model_cfg.action_horizon, model_cfg.action_dim),
         }
         for name, shape in expected.items():
             got = tuple(getattr(self, name).shape)

@@ -5,6 +5,8 @@ per flow step -> a score per value chunk -> elite updates of the value Gaussian 
 value_elite_frac of M*N) and of the video Gaussian (top video_elite_frac of M, each ranked by its
 best value sample). After K iterations one video and one value noise are drawn from the final
 Gaussians and decoded into the executed action chunk (see `iteration.py`, shared by every backend).
+Several observations (episodes evaluated in lockstep) can be planned in one call (`plan_batch`):
+their candidates share every network batch, their Gaussians and elites stay their own.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..model.wav import Context, WAVModel
 from .backend.base import Backend
 from .config import PlannerConfig
 from .gaussian import Gaussians
-from .iteration import Networks, decode, iterate
+from .iteration import Networks, decode, iterate_batch
 from .noise import PlanNoise
 from .scoring import score_values, snr
 
@@ -95,12 +97,42 @@ class LatentPlanner:
         """ctx for one observation; state [1, S] normalised; noise as PlanNoise.sample draws it;
         `started` (a time.perf_counter() reading) is when the decision began, so the deadline also
         covers the work done before planning (default: now)."""
-        cfg, model = self.cfg, self.model
-        noise.check(model.cfg, cfg)
+        noise.check(self.model.cfg, self.cfg)
         backend = getattr(self, "backend", None)
         if backend is not None and backend.captures_plan:
             return backend.plan(ctx, state, noise, start, self.normalizer)
-        g = start or Gaussians.standard(model, state.device, state.dtype)
+        return self._plan_batch(ctx, state, PlanNoise.stack([noise]), [start], started)[0]
+
+    @torch.no_grad()
+    def plan_batch(self, ctx: Context, state: torch.Tensor, noises: list[PlanNoise],
+                   starts: list[Gaussians | None] | None = None, started: float | None = None) -> list[PlanTensors]:
+        """B plans made together (episodes stepped in lockstep): ctx of B observations, state [B, S],
+        each plan's own noise (as `plan` would draw it) and start. The networks see all B*M
+        candidates at once; each plan keeps its own Gaussians and elites, so plan b equals
+        `plan(ctx_b, state_b, noises[b], starts[b])` up to the float round-off of larger matrix
+        products. All plans run the same iterations (a deadline cuts them together), and the
+        timings are the batch's. Backends with fixed-size exported graphs cannot run a batch."""
+        b = len(noises)
+        starts = [None] * b if starts is None else list(starts)
+        if b < 1 or len(starts) != b or state.shape[0] != b:
+            raise ValueError(f"plan_batch: got {b} noises, {len(starts)} starts and {state.shape[0]} states, "
+                             f"expected one of each per plan (at least one plan)")
+        backend = getattr(self, "backend", None)
+        if b > 1 and backend is not None and backend.name not in BATCH_BACKENDS:
+            raise ValueError(f"plan_batch: backend {backend.name!r} runs exported graphs of fixed batch size; "
+                             f"batched plans need one of {list(BATCH_BACKENDS)}")
+        for n in noises:
+            n.check(self.model.cfg, self.cfg)
+        return self._plan_batch(ctx, state, PlanNoise.stack(noises), starts, started)
+
+    def _plan_batch(self, ctx: Context, state: torch.Tensor, noise: PlanNoise, starts: list[Gaussians | None],
+                    started: float | None) -> list[PlanTensors]:
+        """The eager plan of a batch (one plan is a batch of one), with its stopwatch and deadline."""
+        cfg, model = self.cfg, self.model
+        standard = None
+        if any(s is None for s in starts):
+            standard = Gaussians.standard(model, state.device, state.dtype)
+        g = Gaussians.stack([s if s is not None else standard for s in starts])
         nets = Networks(self._features, self._values, self._actions)
         watch = _Stopwatch(self._sync)
         best, mean = [], []
@@ -111,9 +143,9 @@ class LatentPlanner:
                 break
             t_iter = time.perf_counter()
             watch.restart()
-            g, scores = iterate(nets, ctx, g, noise.video[k], noise.value[k], cfg, watch.mark)
-            best.append(scores.max())
-            mean.append(scores.mean())
+            g, scores = iterate_batch(nets, ctx, g, noise.video[k], noise.value[k], cfg, watch.mark)
+            best.append(scores.amax(dim=1))
+            mean.append(scores.mean(dim=1))
             iterations += 1
             ms = (time.perf_counter() - t_iter) * 1000
             self._iter_ms = ms if self._iter_ms is None else 0.8 * self._iter_ms + 0.2 * ms
@@ -124,11 +156,19 @@ class LatentPlanner:
         timings["total"] = (watch.last - started) * 1000
         final_ms = (watch.last - t_final) * 1000
         self._final_ms = final_ms if self._final_ms is None else 0.8 * self._final_ms + 0.2 * final_ms
-        return PlanTensors(
-            actions=actions[0], values=self.normalizer.value_inverse(values)[0],
-            chosen_snr=snr(values, cfg.snr_eps)[0], best_snr=best, mean_snr=mean, iterations=iterations,
-            gaussians=g, timings_ms=timings, chosen_score=score_values(values, cfg.score, cfg.snr_eps)[0],
-        )
+        robot_values = self.normalizer.value_inverse(values)
+        chosen_snr = snr(values, cfg.snr_eps)
+        chosen_score = score_values(values, cfg.score, cfg.snr_eps)
+        return [PlanTensors(
+            actions=actions[b], values=robot_values[b], chosen_snr=chosen_snr[b], best_snr=[x[b] for x in best],
+            mean_snr=[x[b] for x in mean], iterations=iterations, gaussians=gb, timings_ms=dict(timings),
+            chosen_score=chosen_score[b],
+        ) for b, gb in enumerate(g.unstack())]
+
+
+BATCH_BACKENDS = ("torch", "torch-cudagraph")
+"""Backends whose networks take any batch size (a CUDA-graph backend's eager networks run a batch;
+its captured graph is for one plan)."""
 
 
 def reads_values(model) -> bool:
@@ -151,4 +191,4 @@ def check_feature_time(model, cfg: PlannerConfig) -> None:
                           f"(feature_steps 0 uses its feature_time {mc.feature_time})")
 
 
-__all__ = ["Gaussians", "LatentPlanner", "PlanTensors", "check_feature_time", "reads_values"]
+__all__ = ["BATCH_BACKENDS", "Gaussians", "LatentPlanner", "PlanTensors", "check_feature_time", "reads_values"]

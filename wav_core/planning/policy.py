@@ -120,24 +120,22 @@ class WAVPolicy:
                 generator.manual_seed(seed)
         return PlanNoise.sample(self.cfg, self.planner.cfg, generator, self.device)
 
-    @torch.no_grad()
-    def plan(self, images: np.ndarray, state: np.ndarray, instruction: str | None = None, *,
-             seed: int | None = None, noise: PlanNoise | None = None, warm: bool = False) -> PlanResult:
-        """images [V, n_history, H, W, 3] uint8 at the model resolution (oldest frame first);
-        state [14] in robot units; `seed` or `noise` fixes the draws (neither: fresh random draws); `warm` starts from the last
-        plan's Gaussians blended toward N(0, I) by `warm_start`."""
-        started = time.perf_counter()
+    def _inputs(self, images: np.ndarray, state: np.ndarray, instruction: str | None
+                ) -> tuple[torch.Tensor, torch.Tensor, str]:
+        """One observation checked and on the device: history [V, F, 3, H, W] in [0, 1], the
+        normalised state [S], the instruction (None: the card's)."""
         instruction = self.card.instruction if instruction is None else instruction
         self._check(images, state, instruction)
         hist = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 1, 4, 2, 3).float() / 255.0
-        ctx = self.planner.backend.context(hist[None], [instruction])
-        state_t = self.card.normalization.state(torch.as_tensor(np.asarray(state, dtype=np.float32), device=self.device))[None]
-        noise = noise or self.sample_noise(seed)
-        start = None
-        if warm and self._last is not None and self.planner.cfg.warm_start > 0:
-            start = self._last.blend_toward_standard(self.planner.cfg.warm_start)
-        out = self.planner.plan(ctx, state_t, noise, start, started=started)
-        self._last = out.gaussians
+        state_t = self.card.normalization.state(torch.as_tensor(np.asarray(state, dtype=np.float32), device=self.device))
+        return hist, state_t, instruction
+
+    def _warm_start(self, last: Gaussians | None, warm: bool) -> Gaussians | None:
+        if warm and last is not None and self.planner.cfg.warm_start > 0:
+            return last.blend_toward_standard(self.planner.cfg.warm_start)
+        return None
+
+    def _result(self, out) -> PlanResult:
         actions = self.card.normalization.action_inverse(out.actions).cpu().numpy().astype(np.float64)
         return PlanResult(
             actions=actions, values=out.values.cpu().numpy(), snr=float(out.chosen_snr),
@@ -145,6 +143,75 @@ class WAVPolicy:
             iterations=out.iterations, timings_ms=out.timings_ms,
             score=float(out.chosen_score) if out.chosen_score is not None else float(out.chosen_snr),
         )
+
+    @torch.no_grad()
+    def plan(self, images: np.ndarray, state: np.ndarray, instruction: str | None = None, *,
+             seed: int | None = None, noise: PlanNoise | None = None, warm: bool = False) -> PlanResult:
+        """images [V, n_history, H, W, 3] uint8 at the model resolution (oldest frame first);
+        state [14] in robot units; `seed` or `noise` fixes the draws (neither: fresh random draws); `warm` starts from the last
+        plan's Gaussians blended toward N(0, I) by `warm_start`."""
+        started = time.perf_counter()
+        hist, state_t, instruction = self._inputs(images, state, instruction)
+        ctx = self.planner.backend.context(hist[None], [instruction])
+        noise = noise or self.sample_noise(seed)
+        out = self.planner.plan(ctx, state_t[None], noise, self._warm_start(self._last, warm), started=started)
+        self._last = out.gaussians
+        return self._result(out)
+
+    @torch.no_grad()
+    def plan_batch(self, observations: list[tuple[np.ndarray, np.ndarray, str | None]], seeds: list[int | None],
+                   last: list[Gaussians | None] | None = None, warm: bool = False
+                   ) -> list[tuple[PlanResult, Gaussians]]:
+        """Several observations (images, state, instruction; as for `plan`) planned in one call: plan b
+        draws its noise from seeds[b] and, with `warm`, starts from last[b] (its own previous plan's
+        final Gaussians) blended as in `plan`. Returns each plan's result and final Gaussians, the
+        warm-start memory of its next plan; this policy's own memory (`last_gaussians`) is untouched.
+        Plan b equals `plan(*observations[b], seed=seeds[b])` up to float round-off (see
+        LatentPlanner.plan_batch)."""
+        started = time.perf_counter()
+        b = len(observations)
+        last = [None] * b if last is None else list(last)
+        if b < 1 or len(seeds) != b or len(last) != b:
+            raise ValueError(f"plan_batch: got {b} observations, {len(seeds)} seeds and {len(last)} previous plans, "
+                             "expected one of each per plan (at least one plan)")
+        inputs = [self._inputs(*obs) for obs in observations]
+        ctx = self.planner.backend.context(torch.stack([h for h, _, _ in inputs]), [i for _, _, i in inputs])
+        state_t = torch.stack([s for _, s, _ in inputs])
+        noises = [self.sample_noise(seed) for seed in seeds]
+        outs = self.planner.plan_batch(ctx, state_t, noises, [self._warm_start(g, warm) for g in last],
+                                       started=started)
+        return [(self._result(out), out.gaussians) for out in outs]
+
+
+class EpisodePolicy:
+    """One episode's handle on a shared WAVPolicy: the same model and planner with its own warm-start
+    memory, so episodes run side by side (and planned together by `WAVPolicy.plan_batch`) each
+    behave as if they had the policy to themselves. It plans like the policy (`plan`, `reset`)."""
+
+    def __init__(self, policy: WAVPolicy):
+        self.policy = policy
+        self.last: Gaussians | None = None
+
+    @property
+    def card(self) -> ModelCard:
+        return self.policy.card
+
+    @property
+    def cfg(self):
+        return self.policy.cfg
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return self.policy.image_shape
+
+    def reset(self) -> None:
+        """A new episode: the next warm plan starts from N(0, I)."""
+        self.last = None
+
+    def plan(self, images: np.ndarray, state: np.ndarray, instruction: str | None = None, *,
+             seed: int | None = None, warm: bool = False) -> PlanResult:
+        res, self.last = self.policy.plan_batch([(images, state, instruction)], [seed], [self.last], warm)[0]
+        return res
 
 
 def random_policy(preset_name: str = "tiny", planner: PlannerConfig | None = None, seed: int = 0,
@@ -169,4 +236,4 @@ def random_policy(preset_name: str = "tiny", planner: PlannerConfig | None = Non
     return WAVPolicy(model, ModelCard(config=cfg, cameras=list(cfg.views)), planner, backend=backend, **backend_options)
 
 
-__all__ = ["PlanResult", "WAVPolicy", "random_policy"]
+__all__ = ["EpisodePolicy", "PlanResult", "WAVPolicy", "random_policy"]
