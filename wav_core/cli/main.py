@@ -24,6 +24,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "wav_core.cli.export",
     "wav_core.cli.sim",
     "wav_core.cli.replay",
+    "wav_core.cli.view",
     "wav_ros.piper_cli",
 )
 
