@@ -65,6 +65,9 @@ def plan_figure(frame: PlanFrame, kin: UrdfKinematics, title: str = "") -> plt.F
                 ax.add_collection(LineCollection(segs, colors=colours[1:], linewidths=3.0, zorder=4,
                                                  label="planned tool path" if n == 0 else None))
             ax.scatter(path[:1, i], path[:1, j], c=colours[:1], s=25, zorder=5, edgecolors="k", linewidths=0.5)
+            if len(path):
+                ax.annotate(frame.arms[n], (path[0, i], path[0, j]), xytext=(4, 4), textcoords="offset points",
+                            fontsize=8, zorder=6)
         lo, hi = everything.min(axis=0), everything.max(axis=0)
         ax.update_datalim([[lo[i] - 0.05, lo[j] - 0.05], [hi[i] + 0.05, hi[j] + 0.05]])
         ax.autoscale_view()
