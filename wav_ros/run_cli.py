@@ -11,8 +11,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", help="config or launch name, e.g. sim_drawer, piper_drawer.launch.py, or a YAML path")
     p.add_argument("--enable", action="store_true", help="enable command output once observations arrive")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
-    p.add_argument("--record", metavar="DIR", help="record cameras, feedback, commands, chunks, plan_info and "
-                                                  "/diagnostics into this new MCAP bag directory")
+    p.add_argument("--record", metavar="DIR", help="record cameras, feedback, commands, chunks, plan_info, plan "
+                                                  "markers, the commanded pose, the model's input images (with "
+                                                  "--debug-images) and /diagnostics into this new MCAP bag directory")
+    p.add_argument("--debug-images", action="store_true",
+                   help="publish the images the model is fed on /wav_policy/model_input/<camera>")
     p.add_argument("--dry-run", action="store_true",
                    help="run the whole path but publish the set-points on /wav_policy/command_preview, not to the arms")
     p.set_defaults(func=_run)
@@ -41,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from .session import Session
 
-    with Session(args.name, record=args.record, dry_run=args.dry_run) as s:
+    with Session(args.name, record=args.record, dry_run=args.dry_run, debug_images=args.debug_images) as s:
         s.start()
         if args.enable:
             s.enable()

@@ -16,8 +16,10 @@ from .launcher import build_node, config_path, load_launch
 
 class Session:
     def __init__(self, name: str, domain_id: int | None = None, record: str | None = None, dry_run: bool = False,
-                 **policy_kwargs):
-        """record: a new bag directory for the run's topics (see run_record.run_topics)."""
+                 debug_images: bool = False, **policy_kwargs):
+        """record: a new bag directory for the run's topics (see run_record.run_topics); dry_run and
+        debug_images set the policy node's parameters of those names (on top of any
+        `parameter_overrides` given)."""
         self.path = config_path(name)
         self.launch = load_launch(self.path)
         self.context = rclpy.Context()
@@ -26,10 +28,12 @@ class Session:
         self.policy = None
         self.sim = None
         self.recorder = None
-        if dry_run:
+        flags = [n for n, on in (("dry_run", dry_run), ("debug_images", debug_images)) if on]
+        if flags:
             from rclpy.parameter import Parameter
 
-            policy_kwargs = dict(policy_kwargs, parameter_overrides=[Parameter("dry_run", value=True)])
+            overrides = list(policy_kwargs.get("parameter_overrides") or [])
+            policy_kwargs = dict(policy_kwargs, parameter_overrides=overrides + [Parameter(n, value=True) for n in flags])
         try:
             if record:
                 from .run_record import make_run_recorder

@@ -21,7 +21,6 @@ TOPICS = PlanTopics.of(RobotConfig())
 
 @pytest.fixture(scope="module")
 def run_bag(tmp_path_factory):
-    from rclpy.parameter import Parameter
 
     from wav_core.config.loader import load
     from wav_core.model import save_model
@@ -35,9 +34,8 @@ def run_bag(tmp_path_factory):
     cfg.model = str(save_model(tmp / "model", policy.model, policy.card))
     cfg.planner = PlannerConfig(K=1, M=2, N=2, S=2)
     bag = tmp / "run_bag"
-    params = [Parameter("debug_images", value=True), Parameter("dry_run", value=True)]
     with Session("sim_drawer", domain_id=140 + os.getpid() % 60, record=str(bag), policy_cfg=cfg,
-                 parameter_overrides=params) as s:
+                 dry_run=True, debug_images=True) as s:
         s.start()
         s.enable()
         wanted = [TOPICS.markers, TOPICS.commanded, *TOPICS.model_input.values()]
