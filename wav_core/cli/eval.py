@@ -37,6 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1,
                    help="episodes run in this many processes, each loading the model and simulator once; "
                         "plan latencies are then measured on shared cores, use --workers 1 to report them")
+    p.add_argument("--batch", type=int, default=1,
+                   help="sync mode: episodes per process stepped in lockstep, their plans made in one batched call "
+                        "(episodes x candidates per network batch; with --workers, each worker runs such batches); "
+                        "the same episodes as one at a time, up to float round-off; needs backend torch or "
+                        "torch-cudagraph")
     p.add_argument("--backend", default="torch", help="torch, torch-cudagraph, onnxruntime or tensorrt (falls back to torch with a warning)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
@@ -65,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ValueError(f"--workers: got {args.workers}, expected an integer >= 1")
+    if args.batch < 1:
+        raise ValueError(f"--batch: got {args.batch}, expected an integer >= 1")
+    if args.batch > 1 and args.mode != "sync":
+        raise ValueError(f"--batch: got {args.batch} with --mode {args.mode}; batched episodes need --mode sync "
+                         "(async episodes plan on their own clock and run one at a time)")
     if args.threads < 0:
         raise ValueError(f"--threads: got {args.threads}, expected >= 0 (0: the default)")
     if not Path(args.model).is_dir():
@@ -83,13 +93,15 @@ def run(args: argparse.Namespace) -> int:
     key, values = _sweep_values(args.sweep) if args.sweep else ("K", [args.K])
     planners = [PlannerConfig(K=v if key == "K" else args.K, M=args.M, N=args.N, S=args.S,
                               warm_start=v if key == "warm" else args.warm_start) for v in values]
-    results = evaluate_sweep(source, cfg, planners, robot, workers=args.workers, threads=args.threads or None)
+    results = evaluate_sweep(source, cfg, planners, robot, workers=args.workers, threads=args.threads or None,
+                             batch=args.batch)
     for r in results:
         print(f"K={r['K']} warm={r['warm_start']}: success_rate {r['success_rate']:.3f}  subgoals {r['subgoal_rates']}  "
               f"mean ticks {r['mean_episode_ticks']:.0f}  plan latency median {r['plan_latency_ms']['median']:.1f} ms "
               f"p90 {r['plan_latency_ms']['p90']:.1f} ms  [{r['mode']}] holds {r['holds']}")
     out = results[0] if len(results) == 1 else {"sweep": results, "table": sweep_table(results)}
-    out["hardware"] = f"{describe(args.device)}, {args.workers} eval worker{'s' if args.workers > 1 else ''}"
+    out["hardware"] = (f"{describe(args.device)}, {args.workers} eval worker{'s' if args.workers > 1 else ''}"
+                       + (f", {args.batch} episodes per batch" if args.batch > 1 else ""))
     if len(results) > 1:
         print(sweep_table(results))
         plot = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else "eval_sweep.png")

@@ -12,7 +12,9 @@ Episodes are independent and mostly CPU rendering, so `run_episodes` can spread 
 processes. Each worker loads the policy from its model directory and builds its own simulator once;
 only seeds, settings and results cross process boundaries. With a fixed `plan_latency_s` (or in
 sync mode) an episode's result depends only on its seed and settings, so a parallel run gives the
-same episodes as a serial one.
+same episodes as a serial one. In sync mode, `batch` episodes per process can also be stepped in
+lockstep with their plans made in one batched call (`batched.py`), which gives the same episodes up
+to the float round-off of batched matrix products.
 """
 
 from __future__ import annotations
@@ -85,60 +87,102 @@ class PolicySource:
                               **self.backend_options)
 
 
-def run_episode(policy: WAVPolicy, env, seed: int, cfg: EvalConfig, frames: list | None = None,
-                on_request=None) -> EpisodeResult:
-    """One episode from `env.reset(seed)` under a fresh ControlLoop (the planner's warm-start memory
-    is cleared), stepped at the executor rate in sim time. `frames` collects the top camera's images;
-    `on_request(PlanRequest)` sees every decision's observation before it is planned."""
-    from ..runtime.control_loop import ControlLoop
-    from ..runtime.control_loop_planner import InlinePlanner
+class EpisodeRun:
+    """One episode from `env.reset(seed)` under a fresh ControlLoop, stepped by its driver one
+    executor step at a time: `sense` (this step's cameras or joint feedback), the driver's planning
+    (`record` what it delivered), then `act` (the loop's set-point to the simulator, physics), until
+    `done`; `finish` gives the result. `run_episode` drives one with an InlinePlanner;
+    `batched.run_episode_batch` drives several in lockstep and plans them together.
+    `frames` collects the top camera's images, `commands` every executed set-point [14]."""
 
-    loop = ControlLoop(cfg.policy_config(seed), env.robot, policy, instruction=env.instruction)
-    loop.reset()
-    planner = InlinePlanner(loop, cfg.plan_latency_s, on_request)
-    per_tick = cfg.executor.rate_hz / env.robot.tick_hz
-    if abs(per_tick - round(per_tick)) > 1e-9 or per_tick < 1:
-        raise ValueError(f"executor rate_hz {cfg.executor.rate_hz} must be a whole multiple of the tick rate "
-                         f"{env.robot.tick_hz} Hz")
-    per_tick = int(round(per_tick))
-    obs = env.reset(seed)
-    res = EpisodeResult(seed, False, {}, 0)
-    info: dict = {}
-    max_steps = int(round(cfg.max_seconds * env.robot.tick_hz)) * per_tick
-    for step in range(max_steps):
-        now = step * loop.dt
-        if step % per_tick == 0:
-            if step:
-                obs = env.observe()
-            loop.observe(obs["images"], obs["state"], now)
-            if frames is not None:
-                frames.append(obs["images"][env.robot.camera_names[0]])
-            if step == 0:
+    def __init__(self, policy, env, seed: int, cfg: EvalConfig, frames: list | None = None,
+                 commands: list | None = None):
+        from ..runtime.control_loop import ControlLoop
+
+        self.policy, self.env, self.seed, self.cfg = policy, env, seed, cfg
+        self.frames, self.commands = frames, commands
+        self.loop = ControlLoop(cfg.policy_config(seed), env.robot, policy, instruction=env.instruction)
+        self.loop.reset()
+        per_tick = cfg.executor.rate_hz / env.robot.tick_hz
+        if abs(per_tick - round(per_tick)) > 1e-9 or per_tick < 1:
+            raise ValueError(f"executor rate_hz {cfg.executor.rate_hz} must be a whole multiple of the tick rate "
+                             f"{env.robot.tick_hz} Hz")
+        self.per_tick = int(round(per_tick))
+        self.obs = env.reset(seed)
+        self.result = EpisodeResult(seed, False, {}, 0)
+        self.max_steps = int(round(cfg.max_seconds * env.robot.tick_hz)) * self.per_tick
+        self.step = 0
+        self.done = self.max_steps <= 0
+
+    @property
+    def now(self) -> float:
+        """Sim time of the current step, seconds."""
+        return self.step * self.loop.dt
+
+    def sense(self) -> None:
+        loop, env, now = self.loop, self.env, self.now
+        if self.step % self.per_tick == 0:
+            if self.step:
+                self.obs = env.observe()
+            loop.observe(self.obs["images"], self.obs["state"], now)
+            if self.frames is not None:
+                self.frames.append(self.obs["images"][env.robot.camera_names[0]])
+            if self.step == 0:
                 ok, why = loop.enable(now)
                 if not ok:
-                    raise RuntimeError(f"episode {seed}: the control loop refused to start: {why}")
+                    raise RuntimeError(f"episode {self.seed}: the control loop refused to start: {why}")
         else:
             loop.feedback(env.joint_state(), now)
-        for plan_info, chunk in planner.step(now):
-            res.plan_ms.append(chunk.latency_ms)
-            res.snr.append(plan_info["snr"])
-            res.value_total.append(plan_info["value_total"])
-        out = loop.execute(now)
+
+    def record(self, delivered: list) -> None:
+        """The plans (plan_info, chunk) delivered at this step."""
+        for plan_info, chunk in delivered:
+            self.result.plan_ms.append(chunk.latency_ms)
+            self.result.snr.append(plan_info["snr"])
+            self.result.value_total.append(plan_info["value_total"])
+
+    def act(self) -> None:
+        out = self.loop.execute(self.now)
         if out.command is None:
-            res.stopped = out.hold or "output off"
-            break
-        env.set_targets(out.command)
-        env.advance(loop.dt)
-        if (step + 1) % per_tick == 0:
-            info = env.info()
-            res.ticks = (step + 1) // per_tick
-            if info["success"]:
-                break
-    info = env.info()
-    res.success = bool(info.get("success", False))
-    res.subgoals = {k: bool(v) for k, v in info.items() if k not in ("success", "clipped", "n_clipped")}
-    res.holds = dict(loop.holds)
-    return res
+            self.result.stopped = out.hold or "output off"
+            self.done = True
+            return
+        if self.commands is not None:
+            self.commands.append(np.array(out.command, dtype=np.float64))
+        self.env.set_targets(out.command)
+        self.env.advance(self.loop.dt)
+        self.step += 1
+        if self.step % self.per_tick == 0:
+            self.result.ticks = self.step // self.per_tick
+            if self.env.info()["success"]:
+                self.done = True
+        if self.step >= self.max_steps:
+            self.done = True
+
+    def finish(self) -> EpisodeResult:
+        info = self.env.info()
+        res = self.result
+        res.success = bool(info.get("success", False))
+        res.subgoals = {k: bool(v) for k, v in info.items() if k not in ("success", "clipped", "n_clipped")}
+        res.holds = dict(self.loop.holds)
+        return res
+
+
+def run_episode(policy: WAVPolicy, env, seed: int, cfg: EvalConfig, frames: list | None = None,
+                on_request=None, commands: list | None = None) -> EpisodeResult:
+    """One episode from `env.reset(seed)` under a fresh ControlLoop (the planner's warm-start memory
+    is cleared), stepped at the executor rate in sim time. `frames` collects the top camera's images,
+    `commands` the executed set-points; `on_request(PlanRequest)` sees every decision's observation
+    before it is planned."""
+    from ..runtime.control_loop_planner import InlinePlanner
+
+    run = EpisodeRun(policy, env, seed, cfg, frames, commands)
+    planner = InlinePlanner(run.loop, cfg.plan_latency_s, on_request)
+    while not run.done:
+        run.sense()
+        run.record(planner.step(run.now))
+        run.act()
+    return run.finish()
 
 
 def episode_seeds(cfg: EvalConfig) -> list[int]:
@@ -154,16 +198,21 @@ def _progress_line(planner: PlannerConfig, res: EpisodeResult, done: int, total:
 
 def run_episodes(policy: WAVPolicy | PolicySource, cfg: EvalConfig, planners: list[PlannerConfig],
                  robot: RobotConfig | None = None, workers: int = 1, threads: int | None = None,
-                 progress: bool = True) -> list[list[EpisodeResult]]:
+                 progress: bool = True, batch: int = 1) -> list[list[EpisodeResult]]:
     """The episodes of every seed of `cfg` under each planner setting: one list per planner, in seed
     order.
 
-    workers > 1 runs them in that many "spawn" processes fed from one queue of (planner, seed)
-    pairs, which needs `policy` as a PolicySource. threads: torch intra-op threads (each worker's,
+    workers > 1 runs them in that many "spawn" processes fed from one queue of (planner, seeds)
+    jobs, which needs `policy` as a PolicySource. threads: torch intra-op threads (each worker's,
     default 1 with workers > 1 so they do not oversubscribe the cores; serial: unchanged if None).
+    batch > 1 (sync mode only): each job is up to `batch` consecutive seeds, stepped in lockstep in
+    one process (one simulator each) with their plans made in one batched call (see `batched`).
     progress: one line on stderr per finished episode. Plan latencies measured with workers > 1 are
-    taken while the workers share the CPU (and GPU), so they are higher than a single planner's.
+    taken while the workers share the CPU (and GPU), so they are higher than a single planner's;
+    with batch > 1 they are the batched calls' wall times.
     """
+    from .batched import check_batch
+
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers: got {workers!r}, expected an integer >= 1")
     if threads is not None and threads < 1:
@@ -173,20 +222,35 @@ def run_episodes(policy: WAVPolicy | PolicySource, cfg: EvalConfig, planners: li
     if workers > 1 and not isinstance(policy, PolicySource):
         raise ValueError(f"policy: got a {type(policy).__name__} with workers={workers}, expected a PolicySource "
                          "(each worker process loads the model from its directory)")
+    check_batch(batch, cfg, policy.backend if isinstance(policy, PolicySource) else policy.backend.name)
     for p in planners:
         p.validate()
     seeds = episode_seeds(cfg)
-    total = len(planners) * len(seeds)
+    groups = [tuple(seeds[i:i + batch]) for i in range(0, len(seeds), batch)]
+    jobs = [(k, planner, group, batch > 1) for k, planner in enumerate(planners) for group in groups]
     if workers > 1 and threads is None:
         threads = 1
-    if workers > 1 and total > 1:
-        done = _run_parallel(policy, cfg, planners, robot, seeds, min(workers, total), threads, progress)
+    if workers > 1 and len(jobs) > 1:
+        done = _run_parallel(policy, cfg, planners, robot, jobs, min(workers, len(jobs)), threads, progress)
     else:
-        done = _run_serial(policy, cfg, planners, robot, seeds, threads, progress)
+        done = _run_serial(policy, cfg, planners, robot, jobs, threads, progress)
     return [[done[(k, seed)] for seed in seeds] for k in range(len(planners))]
 
 
-def _run_serial(policy, cfg, planners, robot, seeds, threads, progress) -> dict:
+def _run_job(policy: WAVPolicy, envs: list, cfg: EvalConfig, seeds: tuple[int, ...], lockstep: bool,
+             make_env) -> list[EpisodeResult]:
+    """One job's episodes: one after another in envs[0], or stepped in lockstep in one simulator each
+    (`make_env` adds the ones missing)."""
+    if not lockstep:
+        return [run_episode(policy, envs[0], seed, cfg) for seed in seeds]
+    from .batched import run_episode_batch
+
+    while len(envs) < len(seeds):
+        envs.append(make_env())
+    return run_episode_batch(policy, envs, list(seeds), cfg)
+
+
+def _run_serial(policy, cfg, planners, robot, jobs, threads, progress) -> dict:
     import torch
 
     from ..sim.env import SimEnv
@@ -194,25 +258,28 @@ def _run_serial(policy, cfg, planners, robot, seeds, threads, progress) -> dict:
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
+    envs = []
     try:
         if isinstance(policy, PolicySource):
             policy = policy.load(planners[0])
         done = {}
-        with SimEnv(cfg.task, robot or RobotConfig()) as env:
-            for k, planner in enumerate(planners):
-                if policy.planner.cfg != planner:
-                    policy.set_planner(planner)
-                for seed in seeds:
-                    done[(k, seed)] = res = run_episode(policy, env, seed, cfg)
-                    if progress:
-                        print(_progress_line(planner, res, len(done), len(planners) * len(seeds)),
-                              file=sys.stderr, flush=True)
+        total = sum(len(job[2]) for job in jobs)
+        envs.append(SimEnv(cfg.task, robot or RobotConfig()))
+        for k, planner, seeds, lockstep in jobs:
+            if policy.planner.cfg != planner:
+                policy.set_planner(planner)
+            for res in _run_job(policy, envs, cfg, seeds, lockstep, lambda: SimEnv(cfg.task, robot or RobotConfig())):
+                done[(k, res.seed)] = res
+                if progress:
+                    print(_progress_line(planner, res, len(done), total), file=sys.stderr, flush=True)
         return done
     finally:
+        for env in envs:
+            env.close()
         torch.set_num_threads(previous_threads)
 
 
-def _run_parallel(source: PolicySource, cfg, planners, robot, seeds, workers, threads, progress) -> dict:
+def _run_parallel(source: PolicySource, cfg, planners, robot, jobs, workers, threads, progress) -> dict:
     from ..model.files import load_card
 
     load_card(source.model_dir)  # a missing or malformed model directory fails here, not in every worker
@@ -222,19 +289,20 @@ def _run_parallel(source: PolicySource, cfg, planners, robot, seeds, workers, th
         for p in planners[1:]:
             policy.set_planner(p)
         del policy
-    tasks = [(k, planner, seed) for k, planner in enumerate(planners) for seed in seeds]
     done = {}
-    with job_results(_worker_episode, tasks, workers, ordered=False, initializer=_worker_init,
+    total = sum(len(job[2]) for job in jobs)
+    with job_results(_worker_job, jobs, workers, ordered=False, initializer=_worker_init,
                      initargs=(source, cfg, robot, planners[0], threads)) as results:
-        for k, res in results:
-            done[(k, res.seed)] = res
-            if progress:
-                print(_progress_line(planners[k], res, len(done), len(tasks)), file=sys.stderr, flush=True)
+        for k, episodes in results:
+            for res in episodes:
+                done[(k, res.seed)] = res
+                if progress:
+                    print(_progress_line(planners[k], res, len(done), total), file=sys.stderr, flush=True)
     return done
 
 
 _WORKER: dict = {}
-"""A worker process's policy, simulator and settings."""
+"""A worker process's policy, simulators and settings."""
 
 
 def _worker_init(source: PolicySource, cfg: EvalConfig, robot: RobotConfig | None, planner: PlannerConfig,
@@ -243,21 +311,26 @@ def _worker_init(source: PolicySource, cfg: EvalConfig, robot: RobotConfig | Non
 
     import torch
 
-    from ..sim.env import SimEnv
-
     torch.set_num_threads(threads)
     policy = source.load(planner)
-    env = SimEnv(cfg.task, robot or RobotConfig())
-    atexit.register(env.close)
-    _WORKER.update(policy=policy, env=env, cfg=cfg, planner=planner)
+    envs: list = []
+    _WORKER.update(policy=policy, envs=envs, cfg=cfg, planner=planner, make_env=lambda: _worker_env(cfg, robot))
+    envs.append(_WORKER["make_env"]())
+    atexit.register(lambda: [env.close() for env in envs])
 
 
-def _worker_episode(task: tuple[int, PlannerConfig, int]) -> tuple[int, EpisodeResult]:
-    k, planner, seed = task
+def _worker_env(cfg: EvalConfig, robot: RobotConfig | None):
+    from ..sim.env import SimEnv
+
+    return SimEnv(cfg.task, robot or RobotConfig())
+
+
+def _worker_job(job: tuple[int, PlannerConfig, tuple[int, ...], bool]) -> tuple[int, list[EpisodeResult]]:
+    k, planner, seeds, lockstep = job
     if planner != _WORKER["planner"]:
         _WORKER["policy"].set_planner(planner)
         _WORKER["planner"] = planner
-    return k, run_episode(_WORKER["policy"], _WORKER["env"], seed, _WORKER["cfg"])
+    return k, _run_job(_WORKER["policy"], _WORKER["envs"], _WORKER["cfg"], seeds, lockstep, _WORKER["make_env"])
 
 
 def summarize(episodes: list[EpisodeResult], cfg: EvalConfig, planner: PlannerConfig) -> dict:
@@ -290,17 +363,17 @@ def _planner_or_default(policy: WAVPolicy | PolicySource, planner: PlannerConfig
 
 def evaluate_sweep(policy: WAVPolicy | PolicySource, cfg: EvalConfig, planners: list[PlannerConfig],
                    robot: RobotConfig | None = None, progress: bool = True, workers: int = 1,
-                   threads: int | None = None) -> list[dict]:
-    """`summarize` of each planner setting over the same seeds; with workers > 1 all (planner, seed)
-    pairs share one pool so no worker idles between settings. See `run_episodes`."""
-    runs = run_episodes(policy, cfg, planners, robot, workers, threads, progress)
+                   threads: int | None = None, batch: int = 1) -> list[dict]:
+    """`summarize` of each planner setting over the same seeds; with workers > 1 all (planner, seeds)
+    jobs share one pool so no worker idles between settings. See `run_episodes`."""
+    runs = run_episodes(policy, cfg, planners, robot, workers, threads, progress, batch)
     return [summarize(eps, cfg, p) for eps, p in zip(runs, planners)]
 
 
 def evaluate(policy: WAVPolicy | PolicySource, cfg: EvalConfig, planner: PlannerConfig | None = None,
              robot: RobotConfig | None = None, progress: bool = True, workers: int = 1,
-             threads: int | None = None) -> dict:
+             threads: int | None = None, batch: int = 1) -> dict:
     """`summarize` of the episodes of every seed of `cfg` (planner None: the policy's own settings).
     A WAVPolicy is switched to `planner`; with workers > 1 pass a PolicySource (see `run_episodes`)."""
     planner = _planner_or_default(policy, planner)
-    return evaluate_sweep(policy, cfg, [planner], robot, progress, workers, threads)[0]
+    return evaluate_sweep(policy, cfg, [planner], robot, progress, workers, threads, batch)[0]
