@@ -1,6 +1,7 @@
 """The simulated drawer task, closed-loop through the real ROS 2 nodes (sim node + policy node on
 DDS), with the numbers and pictures a user checks first: success, plan latency, executor jitter, a
-GIF of the top camera and commanded vs measured joints."""
+GIF of the top camera with the latest planned tool paths drawn over it (the policy's plan markers,
+in their value colours) and commanded vs measured joints."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import rclpy
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
+from visualization_msgs.msg import MarkerArray
 
 from wav_core.config.loader import load
 from wav_core.runtime.config import PolicyConfig
@@ -33,6 +35,14 @@ class Recorder:
         self._last_frame = -1e9
         self._gif_dt = 1.0 / gif_hz
         top = robot.cameras[0]
+        self.plan: tuple[list[np.ndarray], list[np.ndarray]] | None = None
+        """The latest plan markers: tool-point paths [H, 3] (base frame) and their RGBA colours."""
+        self.overlaid = 0
+        self._camera = None
+        if session.policy is not None:
+            self._camera = _top_camera_matrix(session.sim.cfg.task, robot, top.name)
+            self.node.create_subscription(MarkerArray, f"{session.policy.get_fully_qualified_name()}/plan_markers",
+                                          self._on_markers, 10)
         # Cameras and feedback use the sensor-data QoS the rig publishes with (best effort).
         self.node.create_subscription(Image, top.topic, self._on_image, qos_profile_sensor_data)
         for k, arm in enumerate(robot.arms):
@@ -45,14 +55,43 @@ class Recorder:
     def _t(msg) -> float:
         return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9 - CLOCK_OFFSET_S
 
+    def _on_markers(self, msg: MarkerArray) -> None:
+        paths = [np.array([(p.x, p.y, p.z) for p in m.points]) for m in msg.markers]
+        colours = [np.array([(c.r, c.g, c.b, c.a) for c in m.colors]) for m in msg.markers]
+        self.plan = (paths, colours)
+
     def _on_image(self, msg: Image) -> None:
+        from wav_core.viz.overlay import draw_paths
+
         t = self._t(msg)
         if t - self._last_frame >= self._gif_dt:
             self._last_frame = t
-            self.frames.append(np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3).copy())
+            frame = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3).copy()
+            plan = self.plan
+            if plan is not None and self._camera is not None:
+                frame = draw_paths(frame, self._camera((msg.height, msg.width)), *plan)
+                self.overlaid += 1
+            self.frames.append(frame)
 
     def _on_q(self, msg: JointState, arm: int, into: list) -> None:
         into.append((self._t(msg), arm, np.asarray(msg.position[:7], dtype=np.float64)))
+
+
+def _top_camera_matrix(task: str, robot, camera: str):
+    """Projection of the static top camera per image size (from a model of the same scene)."""
+    from wav_core.sim.env import SimEnv
+    from wav_core.sim.projection import camera_matrix
+
+    env = SimEnv(task, robot, render=False)
+    env.reset(0)
+    cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def matrix(size_hw: tuple[int, int]) -> np.ndarray:
+        if size_hw not in cache:
+            cache[size_hw] = camera_matrix(env.model, env.data, camera, size_hw)
+        return cache[size_hw]
+
+    return matrix
 
 
 def _plot(rec: Recorder, path: Path) -> None:
@@ -127,7 +166,8 @@ def run_demo(config: str, model: str | None, seconds: float, out: str, wall_time
         "plan_latency_median_ms": status["plan_latency_median_ms"], "plan_latency_p90_ms": status["plan_latency_p90_ms"],
         "command_interval_sim_p50_ms": float(np.percentile(iv, 50)), "command_interval_sim_p99_ms": float(np.percentile(iv, 99)),
         "command_interval_wall_p50_ms": status["command_interval_p50_ms"], "command_interval_wall_p99_ms": status["command_interval_p99_ms"],
-        "measured_samples": len(rec.measured), "holds": status.get("holds", {}),
+        "measured_samples": len(rec.measured), "gif_frames": len(rec.frames), "gif_frames_with_plan": rec.overlaid,
+        "holds": status.get("holds", {}),
         "plan_late_holds": status.get("holds", {}).get("plan_late", 0),
         "real_time_factor": info.get("real_time_factor"),
         "safety_events": status["safety_events"], "model": cfg.model, "note": note,

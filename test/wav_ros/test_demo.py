@@ -21,6 +21,8 @@ def test_demo_writes_gif_plot_and_summary(tmp_path):
     assert summary["sim_seconds"] >= 1.5 and set(summary["subgoals"]) == {"opened", "placed", "closed"}
     assert summary["plan_late_holds"] == summary["holds"].get("plan_late", 0)
     assert summary["real_time_factor"] is not None  # the simulator reports the speed it ran at
+    # once a plan has arrived, the GIF's frames carry its tool paths
+    assert 1 <= summary["gif_frames_with_plan"] <= summary["gif_frames"]
 
 
 def test_a_dry_run_is_recorded_without_commanding_the_arms(tmp_path):
