@@ -65,7 +65,7 @@ phase() {
     [ "$left" -lt "$secs" ] && secs=$left
   fi
   if [ "$secs" -lt 1 ]; then
-    echo "$*" >> "$RESULTS/commands.txt"
+    { printf '%q ' "$@"; echo; } >> "$RESULTS/commands.txt"
     phase_record "$name" 0 "no time"
     return 0
   fi
