@@ -73,10 +73,15 @@ class PiperArmLink:
         self.last_rejection = ""
         self._reset_pending = False
         """A reset was sent and the firmware has not yet reported a normal status (its e-stop flag is stale)."""
+        self._reset_at = 0.0
+        """When the last reset was sent: only a status frame received after it shows the reset taken (an
+        older normal frame, read late off a busy bus, may still be followed by the e-stop's own frames)."""
         self.fault: str | None = None
         self.motors_ok = False
         """All motors reported enabled at the last check (refreshed by `supervise`, not per command)."""
         self.sent = 0
+        self.joint_frames = 0
+        """JointCtrl set-points written to the bus: accepted commands and the holds of enable."""
         self.clamped = 0
         self.rejected: Counter[str] = Counter()
         self.reconnects = 0
@@ -231,6 +236,7 @@ class PiperArmLink:
             return
         cmd = arm_to_sdk(clamp_arm(fb[0])[0])
         self._sdk.JointCtrl(*cmd.joints)
+        self.joint_frames += 1
         if gripper:
             self._sdk.GripperCtrl(cmd.gripper, self.driver.gripper_effort, GRIPPER_ENABLE, 0x00)
 
@@ -273,6 +279,7 @@ class PiperArmLink:
                 self._sdk.ResetPiper()
             self.estopped = False
             self._reset_pending = True
+            self._reset_at = time.time()
             self.want_enabled = False
             self.homing = False
             self.armed = False
@@ -325,6 +332,7 @@ class PiperArmLink:
                 self.armed = armed_now = True
             cmd = arm_to_sdk(clipped)
             self._sdk.JointCtrl(*cmd.joints)
+            self.joint_frames += 1
             self._sdk.GripperCtrl(cmd.gripper, self.driver.gripper_effort, GRIPPER_ENABLE, 0x00)
             self.sent += 1
             if names:
@@ -405,7 +413,8 @@ class PiperArmLink:
         fresh = now - max(1.0, 10 * self.driver.feedback_timeout_s)
         if self._reset_pending:
             st = sdk.GetArmStatus()
-            if st.time_stamp > fresh and st.arm_status.arm_status != STATUS_ESTOP and not self.estopped:
+            if st.time_stamp > max(fresh, self._reset_at) and st.arm_status.arm_status != STATUS_ESTOP \
+                    and not self.estopped:
                 self._reset_pending = False  # the firmware has taken the reset
             return False
         if self.estopped or not self.arm_status_estop(since=fresh):

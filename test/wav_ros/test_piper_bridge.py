@@ -125,6 +125,13 @@ class Rig:
                 return
         raise AssertionError(f"arm {arm} did not arm on its measured pose: {link.last_rejection}")
 
+    def landed(self, arm: str) -> None:
+        """Wait until every set-point the driver wrote (commands, enable's holds, go-home's path) has
+        reached the firmware, so a count taken next is not overtaken by one still on the bus."""
+        link, firmware = self.bridge.links[arm], self.arms[arm]
+        assert wait_for(lambda: firmware.state().joint_commands == link.joint_frames), \
+            (firmware.state().joint_commands, link.joint_frames)
+
     def settle(self, arm: str) -> None:
         """Wait until the arm stands still at its target and the feedback shows that pose.
 
@@ -384,6 +391,7 @@ def test_go_home_moves_both_arms_home_then_a_far_command_is_rejected():
         assert wait_for(lambda: "homed" in rig.events_of("left") and "homed" in rig.events_of("right"))
         assert [e["armed"] for e in rig.events if e["event"] == "homed"] == [False, False]
         # home, the arm is disarmed: the policy's old set-point is not sent, the arm stays home
+        rig.landed("left")
         commands = rig.arms["left"].state().joint_commands
         rig.command("left", old, stamp_age=None)
         assert wait_for(lambda: rig.rejected("left", "far_from_measured") >= 1)
@@ -507,6 +515,7 @@ def test_enable_after_the_arm_was_moved_by_hand_takes_only_a_command_at_the_meas
         assert wait_for(lambda: rig.events_of("left") == ["enabled", "disabled", "enabled"])
         assert rig.events[-1]["armed"] is False
         # the firmware was told to hold where the arm is, not where the policy last sent it
+        rig.landed("left")
         np.testing.assert_allclose(arm.state().last_joint_command, moved[:6], atol=1e-4)
         commands = arm.state().joint_commands
         for _ in range(5):
@@ -596,6 +605,7 @@ def test_policy_estop_topic_stops_commands_and_latches_until_reset_and_enable():
         assert wait_for(lambda: rig.q("left")[1] < 1e-3)
         j2 = np.array([q[1] for q in rig.history["left"]])
         assert np.all(np.diff(j2) <= 1e-6) and np.any((j2 > 0.05) & (j2 < 0.35)), j2
+        rig.landed("left")
         commands = arm.state().joint_commands
         rig.command("left", rig.q("left"), stamp_age=None)  # even a command at the measured pose
         assert wait_for(lambda: rig.rejected("left", "estopped") == 1)
