@@ -29,13 +29,12 @@ from launch_ros.events.lifecycle import ChangeState
 from launch_ros.parameter_descriptions import ParameterValue
 from lifecycle_msgs.msg import Transition
 
+from wav_ros.rig_view_launch import rig_view_nodes
+
 
 def generate_launch_description():
     default = os.path.join(get_package_share_directory("wav_ros"), "config", "piper_drawer.yaml")
     config = LaunchConfiguration("config_file")
-    with open(os.path.join(get_package_share_directory("wav_ros"), "urdf", "piper_dual.urdf")) as f:
-        robot_description = f.read()
-    sim_time = False
     driver = Node(package="wav_ros", executable="piper_bridge", name="piper_bridge", output="screen",
                   parameters=[{"config_file": config}],
                   condition=UnlessCondition(LaunchConfiguration("use_piper_ros")))
@@ -51,19 +50,6 @@ def generate_launch_description():
         target_lifecycle_node=policy, start_state="configuring", goal_state="inactive",
         entities=[EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(policy),
                                               transition_id=Transition.TRANSITION_ACTIVATE))]))
-    # What the arms do and what the policy commands, as two robot models in one TF tree.
-    relay = Node(package="wav_ros", executable="joint_state_relay", name="joint_state_relay", output="screen",
-                 parameters=[{"config_file": config, "use_sim_time": sim_time}])  # -> /joint_states
-    measured = Node(package="robot_state_publisher", executable="robot_state_publisher", name="robot_state_publisher",
-                    output="screen", parameters=[{"robot_description": robot_description, "use_sim_time": sim_time}])
-    commanded = Node(package="robot_state_publisher", executable="robot_state_publisher", name="robot_state_publisher",
-                     namespace="commanded", output="screen",
-                     parameters=[{"robot_description": robot_description, "frame_prefix": "commanded/",
-                                  "use_sim_time": sim_time}],
-                     remappings=[("joint_states", "/wav_policy/commanded_joint_states")])
-    commanded_root = Node(package="tf2_ros", executable="static_transform_publisher", name="commanded_base_link",
-                          output="screen", arguments=["--frame-id", "base_link", "--child-frame-id", "commanded/base_link"],
-                          parameters=[{"use_sim_time": sim_time}])
     record = ExecuteProcess(
         cmd=[sys.executable, "-m", "wav_ros.run_record", "--config", config, "--out", LaunchConfiguration("record_dir")],
         output="screen", condition=IfCondition(LaunchConfiguration("record")))
@@ -76,5 +62,5 @@ def generate_launch_description():
         DeclareLaunchArgument("dry_run", default_value="false",
                               description="publish set-points on /wav_policy/command_preview instead of commanding"),
         DeclareLaunchArgument("use_piper_ros", default_value="false"),
-        driver, policy, activate, configure, relay, measured, commanded, commanded_root, record,
+        driver, policy, activate, configure, *rig_view_nodes(config, use_sim_time=False), record,
     ])

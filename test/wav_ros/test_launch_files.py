@@ -1,7 +1,8 @@
 """The launch files start the rig's two robot models: robot_state_publisher on the measured joints
 (relayed to /joint_states) and one under commanded/ on the policy's commanded pose, rooted at
-base_link. launch_ros is not installed everywhere, so the files are read as Python syntax: every
-Node(...) call with its package, executable, namespace, parameters and remappings."""
+base_link, both from wav_ros/rig_view_launch.py. launch_ros is not installed everywhere, so the files
+are read as Python syntax: every Node(...) call with its package, executable, namespace, parameters
+and remappings, including those of the helper a launch file calls."""
 
 import ast
 from pathlib import Path
@@ -11,7 +12,9 @@ import pytest
 from wav_ros.joint_state_relay import OUTPUT_TOPIC
 from wav_ros.run_record import PLAN_VIEW_TOPICS, POLICY_NODE
 
-LAUNCH = sorted((Path(__file__).resolve().parents[2] / "launch").glob("*.launch.py"))
+ROOT = Path(__file__).resolve().parents[2]
+LAUNCH = sorted((ROOT / "launch").glob("*.launch.py"))
+RIG_VIEW = ROOT / "wav_ros" / "rig_view_launch.py"
 COMMANDED_TOPIC = f"/{POLICY_NODE}/{PLAN_VIEW_TOPICS[1]}"
 
 
@@ -23,8 +26,16 @@ def literal(node):
 
 
 def launched_nodes(path: Path) -> list[dict]:
-    """Every Node / LifecycleNode call of a launch file with its literal keyword arguments; the keys
-    of parameter dicts are kept even where their values are substitutions."""
+    """Every Node / LifecycleNode call of a launch file (and of rig_view_nodes when it calls that)
+    with its literal keyword arguments; the keys of parameter dicts are kept even where their values
+    are substitutions."""
+    nodes = _node_calls(path)
+    if path != RIG_VIEW and "rig_view_nodes(" in path.read_text():
+        nodes += _node_calls(RIG_VIEW)
+    return nodes
+
+
+def _node_calls(path: Path) -> list[dict]:
     nodes = []
     for call in ast.walk(ast.parse(path.read_text(), str(path))):
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in ("Node", "LifecycleNode")):
@@ -50,8 +61,7 @@ def one(nodes, **match):
 @pytest.mark.parametrize("path", LAUNCH, ids=lambda p: p.name)
 def test_both_robot_models_are_published_from_the_shipped_urdf(path):
     nodes = launched_nodes(path)
-    source = path.read_text()
-    assert '"urdf", "piper_dual.urdf"' in source and (Path(__file__).resolve().parents[2] / "urdf" / "piper_dual.urdf").is_file()
+    assert '"urdf", "piper_dual.urdf"' in RIG_VIEW.read_text() and (ROOT / "urdf" / "piper_dual.urdf").is_file()
     relay = one(nodes, package="wav_ros", executable="joint_state_relay")
     assert relay["parameters"]["config_file"] == "config"  # the launch file's config_file argument
     publishers = [n for n in nodes if n["package"] == "robot_state_publisher"]
@@ -75,12 +85,15 @@ def test_the_model_input_images_can_be_switched_on(path):
     assert "debug_images" in policy["parameters"] and 'DeclareLaunchArgument("debug_images"' in path.read_text()
 
 
-@pytest.mark.parametrize("path", LAUNCH, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LAUNCH + [RIG_VIEW], ids=lambda p: p.name)
 def test_every_started_node_is_in_the_launch_description(path):
-    """A node built but left out of the returned LaunchDescription would silently not run."""
+    """A node built but left out of the returned LaunchDescription (or the helper's returned list)
+    would silently not run; each launch file returns the helper's nodes."""
     tree = ast.parse(path.read_text(), str(path))
     names = {t.id for a in ast.walk(tree) if isinstance(a, ast.Assign) and isinstance(a.value, ast.Call)
              and isinstance(a.value.func, ast.Name) and a.value.func.id in ("Node", "LifecycleNode") for t in a.targets}
     returned = next(r for r in ast.walk(tree) if isinstance(r, ast.Return))
     listed = {n.id for n in ast.walk(returned) if isinstance(n, ast.Name)}
     assert names and names <= listed, f"built but not launched: {names - listed}"
+    if path != RIG_VIEW:
+        assert "rig_view_nodes" in listed, f"{path.name}: the rig's robot models are not launched"
