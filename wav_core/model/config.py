@@ -88,6 +88,10 @@ class ModelConfig:
     value_clean_prob: float = 0.5
     """`future`: probability that the action expert trains on the clean value chunk (what the planner
     gives it); otherwise on the value noised to a uniform random flow time."""
+    action_space: Literal["absolute", "delta"] = "absolute"
+    """What the action expert generates: joint set-points (`absolute`, the paper's) or their offsets
+    from the state at the tick (`delta`), so that holding the current pose is the zero chunk and the
+    expert spends its capacity on the motion rather than on reproducing the state it was given."""
     time_sampling: Literal["logit_normal", "uniform", "beta"] = "logit_normal"
     """Flow-time distribution of every flow-matching loss: logit-normal (mass in the middle), uniform,
     or Beta(1.5, 1) (mass near t = 1, where every solve starts)."""
@@ -114,7 +118,7 @@ class ModelConfig:
                               f"feature_time_range [{lo}, {hi}] (conditioning future)")
         if not 0.0 <= self.value_clean_prob <= 1.0:
             raise ConfigError(f"value_clean_prob: got {self.value_clean_prob}, expected a number in [0, 1]")
-        for key, allowed in (("conditioning", ("paper", "future")),
+        for key, allowed in (("conditioning", ("paper", "future")), ("action_space", ("absolute", "delta")),
                              ("time_sampling", ("logit_normal", "uniform", "beta"))):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key}: got {getattr(self, key)!r}, expected one of {list(allowed)}")

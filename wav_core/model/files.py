@@ -44,6 +44,12 @@ class ModelCard:
         if len(self.normalization.value_mean) != self.config.value_channels:
             raise ConfigError(
                 f"normalization.value_mean: got {len(self.normalization.value_mean)} channels, expected {self.config.value_channels}")
+        if self.config.action_space == "delta":
+            for key in ("delta_min", "delta_max"):
+                values = getattr(self.normalization, key)
+                if values is None or len(values) != self.config.action_dim:
+                    raise ConfigError(f"normalization.{key}: got {values!r}, expected {self.config.action_dim} offsets "
+                                      "(config.action_space is delta)")
 
 
 def save_model(directory: str | Path, model: WAVModel, card: ModelCard) -> Path:

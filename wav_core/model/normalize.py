@@ -1,6 +1,8 @@
 """Normalisation between robot units and model space, from a dataset's statistics.
 
 State and action: min-max to [-1, 1] (the paper's choice). Value: symlog((v - mean) / std).
+Action chunks of a `delta` model (ModelConfig.action_space) are offsets from the state at the tick,
+mapped to [-1, 1] by the 1 %/99 % quantiles of those offsets in the training data.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ class Normalizer:
     action_max: list[float] = field(default_factory=lambda: DUAL_UPPER.tolist())
     value_mean: list[float] = field(default_factory=lambda: [0.0] * 17)
     value_std: list[float] = field(default_factory=lambda: [1.0] * 17)
+    delta_min: list[float] | None = None
+    delta_max: list[float] | None = None
+    """Range of action-minus-state offsets over a chunk (`delta` models only)."""
 
     @classmethod
     def from_stats(cls, stats: dict, margin: float = 0.05, min_span: float = 0.02) -> "Normalizer":
@@ -67,6 +72,28 @@ class Normalizer:
     def action_inverse(self, x: torch.Tensor) -> torch.Tensor:
         lo, span = self._span(self.action_min, self.action_max, x)
         return (x + 1) / 2 * span + lo
+
+    def encode_actions(self, actions: torch.Tensor, state: torch.Tensor, space: str) -> torch.Tensor:
+        """Action chunks [..., H, A] in robot units -> model space, given the state [..., A] in robot
+        units at the chunk's tick (read only by `delta`)."""
+        if space == "absolute":
+            return self.action(actions)
+        lo, span = self._span(self._delta_range("min"), self._delta_range("max"), actions)
+        return 2 * (actions - state[..., None, :] - lo) / span - 1
+
+    def decode_actions(self, x: torch.Tensor, state: torch.Tensor, space: str) -> torch.Tensor:
+        """The inverse of `encode_actions`."""
+        if space == "absolute":
+            return self.action_inverse(x)
+        lo, span = self._span(self._delta_range("min"), self._delta_range("max"), x)
+        return (x + 1) / 2 * span + lo + state[..., None, :]
+
+    def _delta_range(self, which: str) -> list[float]:
+        values = getattr(self, f"delta_{which}")
+        if values is None:
+            raise ValueError(f"normalization.delta_{which}: missing; a delta-action model needs the offset range "
+                             "its training data had")
+        return values
 
     def value(self, v: torch.Tensor) -> torch.Tensor:
         mean, std = self._t(self.value_mean, v), torch.clamp(self._t(self.value_std, v), min=1e-6)

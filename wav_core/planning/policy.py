@@ -135,8 +135,11 @@ class WAVPolicy:
             return last.blend_toward_standard(self.planner.cfg.warm_start)
         return None
 
-    def _result(self, out) -> PlanResult:
-        actions = self.card.normalization.action_inverse(out.actions).cpu().numpy().astype(np.float64)
+    def _result(self, out, state: np.ndarray) -> PlanResult:
+        """`state`: the observation's state in robot units (a delta model's chunk is relative to it)."""
+        state_t = torch.as_tensor(np.asarray(state, dtype=np.float32), device=out.actions.device)
+        actions = self.card.normalization.decode_actions(out.actions, state_t, self.cfg.action_space)
+        actions = actions.cpu().numpy().astype(np.float64)
         return PlanResult(
             actions=actions, values=out.values.cpu().numpy(), snr=float(out.chosen_snr),
             iteration_best_snr=[float(x) for x in out.best_snr], iteration_mean_snr=[float(x) for x in out.mean_snr],
@@ -156,7 +159,7 @@ class WAVPolicy:
         noise = noise or self.sample_noise(seed)
         out = self.planner.plan(ctx, state_t[None], noise, self._warm_start(self._last, warm), started=started)
         self._last = out.gaussians
-        return self._result(out)
+        return self._result(out, state)
 
     @torch.no_grad()
     def plan_batch(self, observations: list[tuple[np.ndarray, np.ndarray, str | None]], seeds: list[int | None],
@@ -180,7 +183,7 @@ class WAVPolicy:
         noises = [self.sample_noise(seed) for seed in seeds]
         outs = self.planner.plan_batch(ctx, state_t, noises, [self._warm_start(g, warm) for g in last],
                                        started=started)
-        return [(self._result(out), out.gaussians) for out in outs]
+        return [(self._result(out, obs[1]), out.gaussians) for out, obs in zip(outs, observations)]
 
 
 class EpisodePolicy:

@@ -123,7 +123,7 @@ def action_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=
     else:
         states = _features(model, ctx, batch, generator)
     value_states = _action_value_states(model, states, batch, normalizer, generator)
-    x0 = normalizer.action(batch["actions"])
+    x0 = normalizer.encode_actions(batch["actions"], batch["state"], model.cfg.action_space)
     t = _time(model, x0, generator)
     noise = _randn(x0.shape, x0, generator)
     vel = model.action(interpolate(x0, noise, t), t, normalizer.state(batch["state"]),

@@ -100,6 +100,10 @@ def prepare_run(run: Path, cfg: RunConfig, data_dir: str | Path, resume: bool) -
     if missing:
         raise ValueError(f"{data_dir}: cameras {missing} required by the model are not in the dataset (has {data.cameras})")
     norm = Normalizer.from_stats(data.stats)
+    if mcfg.action_space == "delta":
+        from ..data.action_deltas import offset_range
+
+        norm.delta_min, norm.delta_max = offset_range(data, mcfg.action_horizon)
     card = ModelCard(config=mcfg, normalization=norm, cameras=list(mcfg.views), joints=data.joint_names,
                      instruction=(data.episodes[0].instruction if data.episodes else ""))
     content = {"run": to_dict(cfg), "card": to_dict(card), "data": str(Path(data_dir).resolve())}
