@@ -1,5 +1,6 @@
 """`wav bench`: planner latency, batched vs naive, eager vs another backend on the same noise, and
-plan cost against K, with a world/value/action breakdown."""
+plan cost against K, with a world/value/action breakdown; with `--train`, ms per training step of
+each stage for variants of the step (frames encoded every step, cached latents, bf16, compiled)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import argparse
 import json
 
 BACKEND_CHOICES = ("torch", "torch-cudagraph", "onnxruntime", "tensorrt")
+PRESET_CHOICES = ("tiny", "cpu", "sim", "paper")
+"""wav_core.model.presets.PRESETS, named here so that `wav --help` does not import torch."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="measure plan latency (batched vs naive, eager vs a backend, cost vs K)")
+    p = sub.add_parser("bench", help="measure plan latency (batched vs naive, eager vs a backend, cost vs K), "
+                                     "or with --train the ms per training step of each stage")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--preset", choices=["tiny", "sim"], default=None, help="randomly initialised model of a preset")
+    src.add_argument("--preset", choices=PRESET_CHOICES, default=None,
+                     help="randomly initialised model of a preset (default tiny)")
     src.add_argument("--model", help="model directory (model.yaml + weights.safetensors)")
     p.add_argument("--backend", choices=BACKEND_CHOICES, default="torch",
                    help="backend to compare with eager torch (exports what it needs on the fly)")
@@ -33,6 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-naive", action="store_true", help="skip the naive reference")
     p.add_argument("--sweep-K", default="", help="comma-separated K values (e.g. 1,2,3,5): plan cost vs K on --backend")
     p.add_argument("--json", help="also write the results to this JSON file")
+    t = p.add_argument_group("training steps (--train)")
+    t.add_argument("--train", action="store_true",
+                   help="time training steps of a --preset model instead of plans (random weights, synthetic batch)")
+    t.add_argument("--batch", type=int, default=16, help="samples per training step")
+    t.add_argument("--stages", default="tokenizer,world,value,action", help="comma-separated training stages")
+    t.add_argument("--variants", default=None,
+                   help="comma-separated of encode, cache, bf16, compile, bf16-compile "
+                        "(default encode,cache; encode,cache,bf16 on CUDA)")
+    t.add_argument("--seed", type=int, default=0, help="weights, batch and per-step random draws")
     p.set_defaults(func=run)
 
 
@@ -44,8 +58,39 @@ def _backend_options(args) -> dict:
     return {}
 
 
+def run_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..bench.machine import describe
+    from ..bench.train_step import VARIANTS, bench_training, default_variants, format_table, parse_list
+    from ..model.presets import preset
+    from ..training.config import STAGES
+
+    if args.model:
+        raise ValueError("--train: times randomly initialised models; pass --preset instead of --model")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    stages = parse_list("--stages", args.stages, STAGES)
+    variants = parse_list("--variants", args.variants, VARIANTS) if args.variants else default_variants(args.device)
+    name = args.preset or "tiny"
+    res = bench_training(preset(name), stages, variants, args.batch, args.repeats, args.warmup, args.device, args.seed)
+    res["preset"] = name
+    res["hardware"] = describe(args.device)
+    print(f"training steps: preset {name}  batch {args.batch}  device {args.device}  {res['hardware']}  "
+          f"torch {res['torch']}  {res['threads']} threads  {args.repeats} timed steps after {args.warmup} warm-up")
+    for line in format_table(res):
+        print(line)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=2)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
+
+    if args.train:
+        return run_train(args)
 
     from ..bench.machine import describe
     from ..bench.planner import bench_k_sweep, bench_planner
