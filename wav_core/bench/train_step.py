@@ -142,8 +142,8 @@ class _Run:
         self.normalizer = normalizer
         self.loss_module = StageLoss(self.model, stage, normalizer, self.cfg.caption_dropout)
         if variant.compile:
-            # In place (nn.Module.compile): train_step tests `loss_module or ...`, which the
-            # wrapper torch.compile(module) returns refuses (it has no truth value).
+            # In place (nn.Module.compile): the module keeps its type, so DDP-style callers and
+            # train_step see the same StageLoss they would without compilation.
             self.loss_module.compile()
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if variant.bf16 else None
         self.batch = latent_batch if variant.cached_latents and stage != "tokenizer" else batch

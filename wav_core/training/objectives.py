@@ -188,7 +188,8 @@ def train_step(model: WAVModel, batch: dict[str, Any], stage: str, optimizer: to
     """One optimisation step of `stage`: loss, backward, gradient clipping, optimiser and schedule.
 
     `loss_module` is the (possibly DDP-wrapped) StageLoss; by default one is built around `model`."""
-    loss_module = loss_module or StageLoss(model, stage, normalizer, cfg.caption_dropout)
+    if loss_module is None:  # not `or`: a compiled module's truth value is not defined
+        loss_module = StageLoss(model, stage, normalizer, cfg.caption_dropout)
     loss_module.train()
     optimizer.zero_grad(set_to_none=True)
     if autocast is not None:
