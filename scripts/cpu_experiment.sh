@@ -16,6 +16,8 @@
 #   OUT=out/cpu_experiment TRAIN_CONFIG=config/train_cpu.yaml MAX_STEPS= (per stage, for smoke runs)
 #   EVAL_SEED=1000 (first closed-loop seed; a new run whose settings were chosen after seeing an
 #   earlier run's results takes fresh seeds, e.g. 3000)
+#   FROM= (an earlier run's OUT: reuse its data and its tokenizer, world and value stages, whose
+#   losses do not depend on the action stage's settings, and train only the action stages anew)
 # MAX_SECONDS limits recorded and evaluated episodes in sim time (the bowl expert needs about 8 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +35,7 @@ MAX_SECONDS=${MAX_SECONDS:-20}
 OUT=${OUT:-out/cpu_experiment}
 TRAIN_CONFIG=${TRAIN_CONFIG:-config/train_cpu.yaml}
 MAX_STEPS=${MAX_STEPS:-}
+FROM=${FROM:-}
 RIG=config/sim_drawer.yaml
 # Training demonstrations 0.., held-out demonstrations 5000.., closed-loop evaluation 1000..:
 # disjoint from each other and from anything used while choosing settings (2000..).
@@ -52,6 +55,16 @@ train() {
   wav train --config "$config" --data "$OUT/dataset" --out "$run" --stage "$stage" --no-progress "${LIMIT[@]}" "${resume[@]}"
 }
 
+if [ -n "$FROM" ]; then
+  for d in bags dataset heldout_bags heldout; do
+    [ -e "$OUT/$d" ] || ln -s "$(realpath "$FROM/$d")" "$OUT/$d"
+  done
+  for c in future paper; do
+    for s in tokenizer world value; do
+      [ -d "$OUT/run_$c/checkpoints/$s" ] || { mkdir -p "$OUT/run_$c/checkpoints"; cp -r "$FROM/run_$c/checkpoints/$s" "$OUT/run_$c/checkpoints/$s"; }
+    done
+  done
+fi
 step "$OUT/bags/summary.json" wav sim record --task "$TASK" --quality mixed --episodes "$EPISODES" \
   --max-duration "$MAX_SECONDS" --seed "$TRAIN_SEED" --workers "$WORKERS" --jpeg 90 --config "$RIG" --out "$OUT/bags"
 step "$OUT/dataset/meta.json" wav data import --bags "$OUT/bags" --config "$RIG" --out "$OUT/dataset" \
@@ -68,8 +81,8 @@ step "$OUT/heldout/meta.json" wav data import --bags "$OUT/heldout_bags" --confi
 # during a run cannot give them different schedules.
 FUTURE_CONFIG="$OUT/train_future.yaml" PAPER_CONFIG="$OUT/train_paper.yaml"
 [ -f "$FUTURE_CONFIG" ] || cp "$TRAIN_CONFIG" "$FUTURE_CONFIG"
-sed 's/^model: {}$/model: {conditioning: paper}/' "$FUTURE_CONFIG" > "$PAPER_CONFIG"
-grep -q '^model: {conditioning: paper}$' "$PAPER_CONFIG" || { echo "$TRAIN_CONFIG: expected a 'model: {}' line"; exit 2; }
+sed 's/^model: {/model: {conditioning: paper, /; s/^\(model: {.*\), }$/\1}/' "$FUTURE_CONFIG" > "$PAPER_CONFIG"
+grep -q '^model: {conditioning: paper[,}]' "$PAPER_CONFIG" || { echo "$TRAIN_CONFIG: expected a one-line 'model: {...}' mapping"; exit 2; }
 train "$OUT/run_future" "$FUTURE_CONFIG" tokenizer
 train "$OUT/run_future" "$FUTURE_CONFIG" world
 for s in tokenizer world; do

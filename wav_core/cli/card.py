@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibration", help="calibration.json of `wav calibrate`")
     p.add_argument("--bench", help="JSON of `wav bench --model DIR --json` (plan latency of one planner)")
     p.add_argument("--title")
+    p.add_argument("--status", action="append", default=[], metavar="TEXT",
+                   help="a line of the card's Status section, listed first (repeatable): what the model does not do")
     p.set_defaults(func=run)
 
 
@@ -32,6 +34,6 @@ def run(args: argparse.Namespace) -> int:
     if not commands.is_file():
         raise FileNotFoundError(f"--commands: {commands} does not exist")
     text = model_card(args.model, commands.read_text().strip().splitlines(), recordings, args.eval_json,
-                      args.calibration, args.title, args.bench)
+                      args.calibration, args.title, args.bench, args.status)
     print(f"wrote {write_model_card(args.model, text)}")
     return 0

@@ -126,8 +126,11 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with safe_load; errors name the file."""
+def read_yaml(path: str | Path, _including: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a YAML mapping with safe_load; errors name the file.
+
+    A top-level `base: OTHER.yaml` (relative to this file) reads OTHER first and lays this file over
+    it, mapping by mapping, so a variant of a rig config states only what differs."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -141,7 +144,22 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
-    return data
+    if "base" not in data:
+        return data
+    base = data.pop("base")
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{path}: base: got {base!r}, expected the file name of another config (relative to this one)")
+    base_path = path.parent / base
+    if base_path.resolve() in _including + (path.resolve(),):
+        raise ConfigError(f"{path}: base: {base} is already being read (the bases form a cycle)")
+    return _overlay(read_yaml(base_path, _including + (path.resolve(),)), data)
+
+
+def _overlay(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _overlay(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
 
 
 def load(cls: type[T], path: str | Path, section: str | None = None) -> T:

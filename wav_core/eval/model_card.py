@@ -31,8 +31,10 @@ def read_json(path: str | Path | None, what: str) -> dict | None:
 
 def model_card(model_dir: str | Path, commands: list[str], recordings: dict[str, str | Path] | None = None,
                eval_json: str | Path | None = None, calibration_json: str | Path | None = None,
-               title: str | None = None, bench_json: str | Path | None = None) -> str:
-    """The card as markdown. `recordings`: label -> summary.json of `wav sim record`."""
+               title: str | None = None, bench_json: str | Path | None = None,
+               status: list[str] | None = None) -> str:
+    """The card as markdown. `recordings`: label -> summary.json of `wav sim record`; `status`: what
+    a user must know before running the model (what it does not do), listed first."""
     model_dir = Path(model_dir)
     model, card = load_model(model_dir)
     params = sum(p.numel() for p in model.parameters())
@@ -44,6 +46,8 @@ def model_card(model_dir: str | Path, commands: list[str], recordings: dict[str,
              f"{card.config.image_size[0]}x{card.config.image_size[1]}, {len(card.joints)} joints, "
              f"{card.config.action_horizon}-step action chunks.", "",
              f"Instruction: \"{card.instruction}\"", ""]
+    if status:
+        lines += ["## Status", "", *[f"- {line}" for line in status], ""]
     if recordings:
         lines += ["## Data", ""]
         for label, path in recordings.items():

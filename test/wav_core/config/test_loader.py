@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from wav_core.config import ConfigError, RobotConfig, from_dict, load
+from wav_core.config import ConfigError, RobotConfig, from_dict, load, read_yaml
 from wav_core.model.config import ModelConfig
 from wav_core.planning import PlannerConfig
 
@@ -47,3 +47,30 @@ def test_shipped_robot_configs_load(name):
     robot = load(RobotConfig, CONFIG_DIR / name, section="robot")
     assert robot.camera_names == ["cam_high", "cam_left_wrist", "cam_right_wrist"]
     assert len(robot.joint_names) == 14 and robot.joint_names[6] == "left_gripper"
+
+
+def test_a_config_states_only_what_differs_from_its_base(tmp_path):
+    (tmp_path / "rig.yaml").write_text("policy: {model: a, planner: {K: 1, M: 8}}\nsim: {task: drawer, seed: 0}\n")
+    (tmp_path / "variant.yaml").write_text("base: rig.yaml\npolicy: {planner: {K: 3}}\nsim: {task: bowl}\n")
+    assert read_yaml(tmp_path / "variant.yaml") == {
+        "policy": {"model": "a", "planner": {"K": 3, "M": 8}}, "sim": {"task": "bowl", "seed": 0}}
+
+
+def test_the_shipped_bowl_config_is_the_drawer_rig_with_the_bowl_task():
+    bowl, drawer = read_yaml(CONFIG_DIR / "sim_bowl.yaml"), read_yaml(CONFIG_DIR / "sim_drawer.yaml")
+    assert bowl["sim"]["task"] == "bowl" and bowl["policy"]["model"] == "sim_bowl"
+    assert bowl["robot"]["cameras"] == drawer["robot"]["cameras"] and bowl["run"] == drawer["run"]
+    assert load(RobotConfig, CONFIG_DIR / "sim_bowl.yaml", section="robot").instruction == "put the cup into the bowl"
+
+
+def test_bad_bases_are_named(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(ConfigError, match=r"b.yaml: base: a.yaml is already being read \(the bases form a cycle\)"):
+        read_yaml(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("base: [a.yaml]\n")
+    with pytest.raises(ConfigError, match=r"c.yaml: base: got \['a.yaml'\], expected the file name of another config"):
+        read_yaml(tmp_path / "c.yaml")
+    (tmp_path / "d.yaml").write_text("base: gone.yaml\n")
+    with pytest.raises(ConfigError, match=r"gone.yaml: cannot read config file"):
+        read_yaml(tmp_path / "d.yaml")

@@ -37,8 +37,10 @@ def test_card_lists_data_training_ablation_calibration_and_commands(tmp_path, ca
     assert main(["card", "--model", str(model), "--commands", str(tmp_path / "commands.txt"),
                  "--record", f"training demonstrations={tmp_path / 'summary.json'}",
                  "--record", f"held-out={tmp_path / 'mixed.json'}",
-                 "--eval", str(tmp_path / "eval.json"), "--calibration", str(tmp_path / "calibration.json"), "--bench", str(tmp_path / "bench.json")]) == 0
+                 "--eval", str(tmp_path / "eval.json"), "--calibration", str(tmp_path / "calibration.json"), "--bench", str(tmp_path / "bench.json"),
+                 "--status", "Solves the drawer in 84 % of held-out episodes at K = 3."]) == 0
     card = (model / "MODEL_CARD.md").read_text()
+    assert "## Status\n\n- Solves the drawer in 84 % of held-out episodes at K = 3.\n\n## Data" in card
     assert "training demonstrations: 200 scripted-expert episodes of `drawer`, seeds 0-199" in card
     assert "held-out: 3 episodes of `bowl` of mixed quality" in card and "expert 2/2, drop 0/1" in card
     assert "| world | 6000 | 14.0 min | 1x NVIDIA H100 (16 CPUs) |" in card
