@@ -1,6 +1,8 @@
 """`wav bench`: planner latency, batched vs naive, eager vs another backend on the same noise, and
 plan cost against K, with a world/value/action breakdown; with `--train`, ms per training step of
-each stage for variants of the step (frames encoded every step, cached latents, bf16, compiled)."""
+each stage for variants of the step (frames encoded every step, cached latents, bf16, compiled).
+With `--preset paper` (or `--rows`), plans of a bf16 model at scale: latency, peak GPU memory and
+FLOPs per plan beside the arithmetic floor; `--flops-only` counts the FLOPs without running a plan."""
 
 from __future__ import annotations
 
@@ -27,9 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="onnxruntime: whole flow solves per graph run, or one run per flow step")
     p.add_argument("--attention", choices=["fused", "standard"], default="fused",
                    help="onnxruntime: its fused MultiHeadAttention operator, or standard ONNX ops")
-    p.add_argument("--K", type=int, default=3)
-    p.add_argument("--M", type=int, default=8)
-    p.add_argument("--N", type=int, default=4)
+    p.add_argument("--K", type=int, default=None, help="planning iterations (default 3)")
+    p.add_argument("--M", type=int, default=None, help="video candidates per iteration (default 8)")
+    p.add_argument("--N", type=int, default=None, help="value samples per candidate (default 4)")
     p.add_argument("--S", type=int, default=10)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
@@ -38,6 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-naive", action="store_true", help="skip the naive reference")
     p.add_argument("--sweep-K", default="", help="comma-separated K values (e.g. 1,2,3,5): plan cost vs K on --backend")
     p.add_argument("--json", help="also write the results to this JSON file")
+    sc = p.add_argument_group("plans at scale (--preset paper, --rows, --flops-only)")
+    sc.add_argument("--rows", default=None, metavar="KxMxN,...",
+                    help="plan a bf16 model (built on --device, random weights) for each row, e.g. 1x30x5,3x30x5 "
+                         "(the default rows of --preset paper); reports latency, peak memory, FLOPs and the floor")
+    sc.add_argument("--flops-only", action="store_true",
+                    help="count the FLOPs per plan on the meta device and print the floor; runs no plan")
+    sc.add_argument("--peak-tflops", type=float, default=None,
+                    help="dense bf16 peak of the GPU in TFLOPS for the floor (default: looked up by GPU name)")
     t = p.add_argument_group("training steps (--train)")
     t.add_argument("--train", action="store_true",
                    help="time training steps of a --preset model instead of plans (random weights, synthetic batch)")
@@ -86,11 +96,118 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rows(args) -> list[tuple[int, int, int]]:
+    """The (K, M, N) rows asked for: --rows, else --K/--M/--N (defaults 3/8/4), else for --preset
+    paper with none of them given, the paper rows."""
+    from ..bench.scale import PAPER_ROWS, parse_rows
+
+    given = [f"--{k}" for k in "KMN" if getattr(args, k) is not None]
+    if args.rows is not None:
+        if given:
+            raise ValueError(f"--rows: give each row's K, M and N there, not also {', '.join(given)}")
+        return parse_rows(args.rows)
+    if not given and args.preset == "paper":
+        return list(PAPER_ROWS)
+    return [(3 if args.K is None else args.K, 8 if args.M is None else args.M, 4 if args.N is None else args.N)]
+
+
+def _gpu_name(device: str) -> str | None:
+    import torch
+
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return None
+
+
+def run_flops(args: argparse.Namespace) -> int:
+    """FLOPs per plan and the floor, counted on the meta device: nothing is allocated or run."""
+    from ..bench.flops import STAGES, floor_ms, plan_flops
+    from ..bench.peak import resolve_peak
+    from ..bench.scale import human_flops, planner_rows
+    from ..model.presets import preset
+
+    if args.model:
+        raise ValueError("--flops-only: counts a preset's plan; pass --preset instead of --model")
+    peak, source = resolve_peak(args.peak_tflops, _gpu_name(args.device))
+    name = args.preset or "tiny"
+    cfg = preset(name)
+    res = {"preset": name, "peak_tflops": peak, "peak_source": source, "rows": []}
+    print(f"FLOPs per plan: preset {name} (counted on the meta device; matrix products, convolutions and attention)")
+    for pcfg in planner_rows(_rows(args), args.S):
+        flops = plan_flops(cfg, pcfg)
+        row = {"K": pcfg.K, "M": pcfg.M, "N": pcfg.N, "S": pcfg.S, "flops": flops}
+        parts = "   ".join(f"{k} {human_flops(flops[k])}" for k in STAGES)
+        line = f"  K={pcfg.K} M={pcfg.M} N={pcfg.N} S={pcfg.S}: {human_flops(flops['total'])}   ({parts})"
+        if peak is not None:
+            row["floor_ms"] = floor_ms(flops["total"], peak)
+            line += f"   floor {row['floor_ms']:.1f} ms at {peak:g} TFLOPS"
+        res["rows"].append(row)
+        print(line)
+    print(f"peak: {peak:g} TFLOPS bf16 ({source})" if peak is not None else f"no floor: {source}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=2)
+    return 0
+
+
+def run_scale(args: argparse.Namespace) -> int:
+    """Plans of a bf16 model of a preset, one row per (K, M, N): see wav_core/bench/scale.py."""
+    import torch
+
+    from ..bench.bf16_model import meta_parameters
+    from ..bench.machine import describe
+    from ..bench.peak import resolve_peak
+    from ..bench.scale import bench_scale, format_rows, planner_rows
+    from ..model.presets import preset
+
+    if args.model:
+        raise ValueError("--rows: plans randomly initialised bf16 presets; pass --preset instead of --model")
+    if args.backend != "torch":
+        raise ValueError(f"--backend: got {args.backend!r}; plans at scale (--preset paper, --rows) run the eager "
+                         "torch planner in bf16, so --backend must be torch")
+    name = args.preset or "tiny"
+    rows = planner_rows(_rows(args), args.S)
+    device = str(args.device)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: no CUDA device is visible to torch {torch.__version__}; "
+                         "--flops-only counts the FLOPs and the floor without a GPU")
+    if name == "paper" and not device.startswith("cuda"):
+        raise ValueError(f"--device {device}: the paper preset ({meta_parameters(preset(name)) / 1e9:.2f} B "
+                         "parameters, hundreds of TFLOP per plan at M=30) is too big to plan on a CPU; "
+                         "use --device cuda, or --flops-only for the FLOP count and the floor")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    peak, source = resolve_peak(args.peak_tflops, _gpu_name(device))
+    res = bench_scale(preset(name), rows, device, args.repeats, args.warmup, peak)
+    res.update(preset=name, peak_source=source, machine=describe(device))
+    n, size = res["parameters"], res["weight_bytes"]
+    count = f"{n / 1e9:.2f} B" if n >= 1e9 else f"{n / 1e6:.2f} M"
+    print(f"plans at scale: preset {name}, {count} parameters in bf16 "
+          f"({size / 2**30:.2f} GiB), random weights; {res['machine']}; torch {res['torch']}; "
+          f"{args.repeats} timed plans after {args.warmup} warm-up")
+    print(f"peak: {peak:g} TFLOPS bf16 ({source})" if peak is not None else f"no floor: {source}")
+    for line in format_rows(res):
+        print(line)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=2)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
     if args.train:
+        if args.flops_only or args.rows is not None:
+            raise ValueError(f"{'--flops-only' if args.flops_only else '--rows'}: not with --train "
+                             "(which times training steps, not plans)")
         return run_train(args)
+    if args.flops_only:
+        return run_flops(args)
+    if args.preset == "paper" or args.rows is not None:
+        return run_scale(args)
+    if args.peak_tflops is not None:
+        raise ValueError("--peak-tflops: only used with --preset paper, --rows or --flops-only")
 
     from ..bench.machine import describe
     from ..bench.planner import bench_k_sweep, bench_planner
@@ -102,7 +219,8 @@ def run(args: argparse.Namespace) -> int:
         ks = [int(k) for k in args.sweep_K.split(",") if k.strip()]
     except ValueError:
         raise ValueError(f"--sweep-K: got {args.sweep_K!r}, expected comma-separated integers such as 1,2,3,5") from None
-    cfg = PlannerConfig(K=args.K, M=args.M, N=args.N, S=args.S)
+    (k, m, n), = _rows(args)
+    cfg = PlannerConfig(K=k, M=m, N=n, S=args.S)
     cfg.validate()
     if args.model:
         policy = WAVPolicy.load(args.model, cfg, device=args.device)
