@@ -38,9 +38,20 @@ class _Engine:
             self.context.set_tensor_address(name, buf.data_ptr())
             (self.inputs if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT else self.outputs).append(name)
 
+    def alias(self, name: str, tensor: torch.Tensor) -> bool:
+        """Read input `name` straight from `tensor` (another engine's output) when shapes and dtypes
+        agree, so the stacked world states are not copied into every value and action engine."""
+        buf = self.buffers.get(name)
+        if name not in self.inputs or buf is None or buf.shape != tensor.shape or buf.dtype != tensor.dtype:
+            return False
+        self.buffers[name] = tensor
+        self.context.set_tensor_address(name, tensor.data_ptr())
+        return True
+
     def __call__(self, **inputs: torch.Tensor) -> torch.Tensor:
         for name in self.inputs:
-            self.buffers[name].copy_(inputs[name])
+            if inputs[name].data_ptr() != self.buffers[name].data_ptr():
+                self.buffers[name].copy_(inputs[name])
         if not self.context.execute_async_v3(torch.cuda.current_stream().cuda_stream):
             raise RuntimeError("TensorRT execute_async_v3 failed")
         return self.buffers[self.outputs[0]]
@@ -73,6 +84,13 @@ class TensorRTBackend(GraphPlanMixin, Backend):
         self.precision = precision
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         self.engines = {name: _Engine(trt, runtime, path, self.device) for name, path in paths.items()}
+        worlds = [e.buffers[e.outputs[0]] for n, e in self.engines.items() if n.startswith("world_")]
+        for name, engine in self.engines.items():
+            if name.startswith("world_") or "states" not in engine.inputs:
+                continue
+            for out in worlds:
+                if engine.alias("states", out):
+                    break
 
     def _engine(self, graph: str) -> _Engine:
         if graph not in self.engines:
