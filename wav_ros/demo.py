@@ -1,7 +1,7 @@
-"""The simulated drawer task, closed-loop through the real ROS 2 nodes (sim node + policy node on
-DDS), with the numbers and pictures a user checks first: success, plan latency, executor jitter, a
-GIF of the top camera with the latest planned tool paths drawn over it (the policy's plan markers,
-in their value colours) and commanded vs measured joints."""
+"""A simulated task (the config's `sim.task`), closed-loop through the real ROS 2 nodes (sim node +
+policy node on DDS), with the numbers and pictures a user checks first: success, plan latency,
+executor jitter, a GIF of the top camera with the latest planned tool paths drawn over it (the
+policy's plan markers, in their value colours) and commanded vs measured joints."""
 
 from __future__ import annotations
 

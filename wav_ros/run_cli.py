@@ -1,5 +1,5 @@
 """`wav run` starts a launch file's node set in one process (for machines without launch_ros);
-`wav demo` runs the simulated drawer task closed-loop through the real nodes and reports."""
+`wav demo` runs a simulated task closed-loop through the real nodes and reports."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="run the whole path but publish the set-points on /wav_policy/command_preview, not to the arms")
     p.set_defaults(func=_run)
-    d = sub.add_parser("demo", help="simulated drawer task, closed-loop through the ROS 2 nodes")
+    d = sub.add_parser("demo", help="a simulated task (the config's sim.task), closed-loop through the ROS 2 nodes")
     d.add_argument("--config", default="sim_drawer", help="config with robot/policy/sim sections")
     d.add_argument("--model", default=None, help="model directory (default: the config's policy.model)")
     d.add_argument("--seconds", type=float, default=40.0, help="simulated seconds to run (stops early on success)")
