@@ -68,6 +68,12 @@ def _backend_options(args) -> dict:
     return {}
 
 
+def _write_json(args: argparse.Namespace, res: dict) -> None:
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=2)
+
+
 def run_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -90,9 +96,7 @@ def run_train(args: argparse.Namespace) -> int:
           f"torch {res['torch']}  {res['threads']} threads  {args.repeats} timed steps after {args.warmup} warm-up")
     for line in format_table(res):
         print(line)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=2)
+    _write_json(args, res)
     return 0
 
 
@@ -144,9 +148,7 @@ def run_flops(args: argparse.Namespace) -> int:
         res["rows"].append(row)
         print(line)
     print(f"peak: {peak:g} TFLOPS bf16 ({source})" if peak is not None else f"no floor: {source}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=2)
+    _write_json(args, res)
     return 0
 
 
@@ -188,9 +190,7 @@ def run_scale(args: argparse.Namespace) -> int:
     print(f"peak: {peak:g} TFLOPS bf16 ({source})" if peak is not None else f"no floor: {source}")
     for line in format_rows(res):
         print(line)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=2)
+    _write_json(args, res)
     return 0
 
 
@@ -256,7 +256,5 @@ def run(args: argparse.Namespace) -> int:
                   f"iterations run {row['iterations']}")
         print(f"  fit: {sweep['ms_per_iteration']:.1f} ms per iteration + {sweep['fixed_ms']:.1f} ms fixed   "
               f"R^2 {sweep['r2']:.3f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=2)
+    _write_json(args, res)
     return 0

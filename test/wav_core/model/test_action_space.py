@@ -4,17 +4,15 @@ chunk is the decoded offsets added to the observed state."""
 
 import dataclasses
 
+import h5py
 import numpy as np
 import pytest
 import torch
 import yaml
 
-from wav_core.config import RobotConfig
 from wav_core.config.loader import ConfigError, from_dict
 from wav_core.data.action_deltas import chunk_offsets, offset_range
 from wav_core.data.dataset import load_dataset
-from wav_core.data.import_bags import import_bags
-from wav_core.data.synthetic import BagSpec, write_rig_bag
 from wav_core.model.config import ModelConfig
 from wav_core.model.files import ModelCard
 from wav_core.model.normalize import Normalizer
@@ -24,15 +22,12 @@ from wav_core.training.export import export_run
 from wav_core.training.objectives import action_loss
 from wav_core.training.run_config import RunConfig
 from wav_core.training.trainer import train
+from wav_test_support import synthetic_dataset
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("delta_data")
-    robot = RobotConfig()
-    bags = [write_rig_bag(root / f"bag{i}", robot, BagSpec(seconds=1.2, seed=i)) for i in range(2)]
-    import_bags(bags, robot, root / "dataset")
-    return root / "dataset"
+    return synthetic_dataset(tmp_path_factory.mktemp("delta_data"))
 
 
 def delta_normalizer() -> Normalizer:
@@ -75,7 +70,6 @@ def test_offset_range_covers_the_chunks_of_the_data(dataset):
     assert np.all(np.array(lo) <= q01) and np.all(np.array(hi) >= q99)
     # A one-step horizon at the first tick of each episode: action[0] - state[0].
     first = chunk_offsets(data, 1)
-    import h5py
     with h5py.File(data.episodes[0].path, "r") as f:
         np.testing.assert_allclose(first[0], f["action"][0] - f["state"][0])
 

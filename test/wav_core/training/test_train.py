@@ -11,14 +11,12 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from wav_core.config import RobotConfig
-from wav_core.data.import_bags import import_bags
-from wav_core.data.synthetic import BagSpec, write_rig_bag
 from wav_core.planning import WAVPolicy
 from wav_core.training.config import StageConfig, TrainConfig
 from wav_core.training.export import export_run
 from wav_core.training.run_config import RunConfig
 from wav_core.training.trainer import train
+from wav_test_support import synthetic_dataset
 
 
 def _stage(steps=4):
@@ -32,11 +30,7 @@ def tiny_run(**kw) -> RunConfig:
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train_data")
-    robot = RobotConfig()
-    bags = [write_rig_bag(root / f"bag{i}", robot, BagSpec(seconds=1.2, seed=i)) for i in range(2)]
-    import_bags(bags, robot, root / "dataset")
-    return root / "dataset"
+    return synthetic_dataset(tmp_path_factory.mktemp("train_data"))
 
 
 def test_all_stages_train_and_export(dataset, tmp_path):
