@@ -206,6 +206,24 @@ class BagPlayer(Node):
             reader.close()
 
 
+def _drain(recorder, player: BagPlayer, cfg: LiveConfig) -> None:
+    """Keep recording after playback until the recorder holds every played message of the topics it
+    records (a busy machine delays its callbacks, not the player) and then nothing has arrived for
+    `record_grace_s`; `record_max_grace_s` after the end at most."""
+    ended = time.monotonic()
+    played = {t: n for t, n in player.published.items() if t in cfg.record_topics}
+    caught_up_at = None
+    while True:
+        now = time.monotonic()
+        if now - ended >= cfg.record_max_grace_s:
+            return
+        if caught_up_at is None and all(recorder.recorded[t] >= n for t, n in played.items()):
+            caught_up_at = now
+        if caught_up_at is not None and now - max(caught_up_at, recorder.last_message_at or 0.0) >= cfg.record_grace_s:
+            return
+        time.sleep(0.02)
+
+
 def run_live(cfg: LiveConfig, context: Context | None = None) -> dict:
     """Play `cfg.bag` (and record) until the end, or forever with `loop` (Ctrl-C stops)."""
     from rclpy.executors import MultiThreadedExecutor
@@ -236,13 +254,7 @@ def run_live(cfg: LiveConfig, context: Context | None = None) -> dict:
             while not player.finished.wait(0.1):
                 pass
             if recorder is not None:
-                ended = time.monotonic()
-                while True:
-                    now = time.monotonic()
-                    quiet = now - max(ended, recorder.last_message_at or ended)
-                    if quiet >= cfg.record_grace_s or now - ended >= cfg.record_max_grace_s:
-                        break
-                    time.sleep(0.02)
+                _drain(recorder, player, cfg)
         except KeyboardInterrupt:
             pass
         if player.error is not None:

@@ -158,7 +158,7 @@ class Echo(Node):
 def test_live_replay_records_the_answers_into_a_readable_bag(ros_context, bag, tmp_path):
     out = tmp_path / "answers"
     cfg = LiveConfig(bag=str(bag), rate=2.0, topics=[LEFT], wait_for_subscribers_s=WAIT, qos_depth=1000,
-                     record=str(out), record_topics=["/echo/command", LEFT], record_grace_s=0.5,
+                     record=str(out), record_topics=["/echo/command", LEFT], record_grace_s=2.0,
                      record_max_grace_s=WAIT)  # the echo goes quiet once its backlog is answered
     echo = Echo(ros_context)
     with spinning(ros_context, echo):

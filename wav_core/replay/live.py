@@ -32,8 +32,8 @@ class LiveConfig:
     """Output MCAP bag of `record_topics` (empty: no recording)."""
     record_topics: list[str] = field(default_factory=list)
     record_grace_s: float = 0.5
-    """After playback ends, recording stops once nothing has arrived for this long (answers in flight
-    and a subscriber's backlog are kept) ..."""
+    """After playback ends and the recorder holds every played message it records, recording stops
+    once nothing has arrived for this long (answers in flight and a subscriber's backlog are kept) ..."""
     record_max_grace_s: float = 3.0
     """... or this long after the end, for nodes that keep publishing (e.g. holding commands)."""
     typestore: str = "ros2_humble"
