@@ -23,7 +23,7 @@
 #   T_RECORD=75 T_RECORD_EXPERT=45 T_RECORD_HELDOUT=45 T_IMPORT=60 T_IMPORT_HELDOUT=30 T_CACHE=45
 #   T_TRAIN=250 T_EXPORT=30 T_BENCH=45 T_DIAGNOSE=45 T_EVAL=240 (per K, shared out of what is
 #   left before T_CALIBRATE) T_CALIBRATE=45 T_CARD=30
-#   WORK=/tmp/wav_recipe (bags, datasets, the training run) RESULTS=$WORK/results (model directory,
+#   TITLE='sim_drawer (GPU recipe)' (the model card's title) WORK=/tmp/wav_recipe (bags, datasets, the training run) RESULTS=$WORK/results (model directory,
 #   JSONs, PNGs, logs, commands.txt, phases.tsv) PACK_DIR=$OUT (if set: RESULTS as a tar split in
 #   15 MB parts, plus summary.txt and MODEL_CARD.md, rewritten after every phase)
 # Training seeds 0.., held-out demonstrations 5000.., closed-loop evaluation 1000..: disjoint.
@@ -53,6 +53,7 @@ T_IMPORT=${T_IMPORT:-60} T_IMPORT_HELDOUT=${T_IMPORT_HELDOUT:-30} T_CACHE=${T_CA
 T_TRAIN=${T_TRAIN:-250} T_EXPORT=${T_EXPORT:-30} T_BENCH=${T_BENCH:-45} T_DIAGNOSE=${T_DIAGNOSE:-45}
 T_EVAL=${T_EVAL:-240} T_CALIBRATE=${T_CALIBRATE:-45} T_CARD=${T_CARD:-30}
 WORK=${WORK:-/tmp/wav_recipe}
+TITLE=${TITLE:-sim_drawer (GPU recipe)}
 RESULTS=${RESULTS:-$WORK/results}
 RIG=config/sim_drawer.yaml
 TRAIN_SEED=0 HELDOUT_SEED=5000 EVAL_SEED=1000
@@ -214,7 +215,7 @@ if [ -d "$MODEL" ]; then
 fi
 run_phase --always --after "$WEIGHTS" --after "$RESULTS/eval.json" --after "$RESULTS/bench.json" \
   --after "$RESULTS/calibration/calibration.json" card "$T_CARD" "$MODEL/MODEL_CARD.md" \
-  wav card --model "$MODEL" --commands "$RESULTS/commands.txt" "${RECORDS[@]}" "${CARD[@]}" --title "sim_drawer (GPU recipe)"
+  wav card --model "$MODEL" --commands "$RESULTS/commands.txt" "${RECORDS[@]}" "${CARD[@]}" --title "$TITLE"
 if [ -d "$MODEL" ]; then
   mb=$(du -sm "$MODEL" | cut -f1)
   if [ "$mb" -le 30 ]; then phase_record model_size 0 "ok ($mb MB)"; else phase_record model_size 0 "over 30 MB ($mb MB)"; fi
