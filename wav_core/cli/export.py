@@ -17,6 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "with --attention standard)")
     p.add_argument("--tensorrt", action="store_true",
                    help="build TensorRT engines from standard ONNX graphs in MODEL_DIR/onnx-standard")
+    p.add_argument("--trtexec", action="store_true",
+                   help="check MODEL_DIR/onnx-standard against TensorRT's ONNX parser and write the trtexec commands "
+                        "that build its engines to MODEL_DIR/onnx-standard/trtexec.sh (no TensorRT needed here)")
     p.add_argument("--attention", choices=["fused", "standard"], default="fused",
                    help="--onnx: attention as onnxruntime's fused MultiHeadAttention operator, or standard ONNX ops")
     p.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp16", help="TensorRT engine precision")
@@ -37,15 +40,15 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--run: needs --out MODEL_DIR (where to write the model directory)")
     if args.model is not None and args.out:
         raise ValueError("--out: only used with --run (with --model the export goes into MODEL_DIR/onnx)")
-    if args.model is not None and not (args.onnx or args.tensorrt):
-        raise ValueError("--model: nothing to do; add --onnx (and/or --tensorrt)")
+    if args.model is not None and not (args.onnx or args.tensorrt or args.trtexec):
+        raise ValueError("--model: nothing to do; add --onnx (and/or --tensorrt or --trtexec)")
     model_dir = args.model
     if args.run is not None:
         from ..training.export import export_run
 
         model_dir = export_run(args.run, args.out)
         print(f"exported run {args.run} -> {model_dir}")
-    if not (args.onnx or args.tensorrt):
+    if not (args.onnx or args.tensorrt or args.trtexec):
         return 0
     return _export_graphs(args, model_dir)
 
@@ -59,9 +62,11 @@ def _export_graphs(args: argparse.Namespace, model_dir) -> int:
     model, _ = load_model(model_dir)
     if args.onnx:
         _export_folder(args, model, cfg, model_dir, args.attention)
+    if (args.tensorrt or args.trtexec) and args.solve != "unrolled":
+        raise ValueError("--tensorrt/--trtexec: engines are built from the unrolled graphs; drop --solve step")
+    if args.trtexec:
+        _trtexec_script(*_export_folder(args, model, cfg, model_dir, "standard"), args.precision)
     if args.tensorrt:
-        if args.solve != "unrolled":
-            raise ValueError("--tensorrt: engines are built from the unrolled graphs; drop --solve step")
         try:
             import tensorrt  # noqa: F401
         except ImportError as exc:
@@ -73,9 +78,38 @@ def _export_graphs(args: argparse.Namespace, model_dir) -> int:
         from ..export.tensorrt_engines import ensure_engines
 
         out, manifest = _export_folder(args, model, cfg, model_dir, "standard")
+        _parser_check(out, manifest)
         for name, path in ensure_engines(out, manifest, args.precision).items():
             print(f"  engine {name}: {path}")
     return 0
+
+
+def _parser_check(out, manifest) -> None:
+    from ..export.tensorrt_support import tensorrt_problems
+
+    problems = [p for g in manifest.graphs.values() for p in tensorrt_problems(out / g["file"])]
+    if problems:
+        raise ValueError(f"{out}: TensorRT's ONNX parser would refuse these graphs:\n  " + "\n  ".join(problems))
+
+
+def _trtexec_script(out, manifest, precision: str) -> None:
+    """One trtexec line per graph, engines into onnx-standard/trtexec/, written as a script."""
+    import shlex
+
+    from ..export.tensorrt_support import trtexec_command
+
+    _parser_check(out, manifest)
+    lines = [trtexec_command(out / g["file"], out / "trtexec" / f"{name}-{precision}.engine", precision)
+             for name, g in manifest.graphs.items()]
+    script = out / "trtexec.sh"
+    tmp = script.with_suffix(".tmp")
+    tmp.write_text("#!/bin/sh\n# TensorRT engines of these graphs (" + precision + "), built by trtexec.\nset -e\n"
+                   + f"mkdir -p {shlex.quote(str(out / 'trtexec'))}\n" + "\n".join(lines) + "\n")
+    tmp.replace(script)
+    print(f"{out}: {len(lines)} graphs pass TensorRT's ONNX parser check; build their engines with "
+          f"`sh {script}`:")
+    for line in lines:
+        print(f"  {line}")
 
 
 def _export_folder(args: argparse.Namespace, model, cfg, model_dir, attention: str):
