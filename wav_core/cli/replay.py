@@ -85,7 +85,9 @@ def run_offline(args: argparse.Namespace) -> int:
     m, t = result.metrics, result.timing
     arm = [v for v in m["mae_by_horizon"] if v is not None]
     print(f"decisions {m['decisions']}  compared steps {m['compared_steps']}  "
-          f"arm MAE {sum(arm) / len(arm) if arm else float('nan'):.4f} rad  gripper agreement {m['gripper_agreement']['all']}")
+          f"arm MAE {sum(arm) / len(arm) if arm else float('nan'):.4f} rad  gripper agreement "
+          + ", ".join(f"{n} {'not scored (held half open)' if v is None else f'{v:.3f}'}"
+                      for n, v in m["gripper_agreement"].items() if n != "all"))
     print(f"wall {t['wall_s']:.2f} s for {t['bag_s']:.2f} s of bag: {t['decisions_per_s']:.2f} decisions/s "
           f"(real time needs {t['realtime_decisions_per_s']:.2f}), real-time factor {t['real_time_factor']:.2f}, "
           f"plan latency median {m['plan_latency_ms']['median']:.1f} ms p90 {m['plan_latency_ms']['p90']:.1f} ms; "

@@ -4,6 +4,10 @@ Chunk step h of a decision at grid tick d is compared with the recorded action o
 the command the rig was driven with (action_source 'command'), or the joint feedback of grid tick
 d + h + 1 (action_source 'feedback', the dataset's "next tick's state"). Ticks missing from the
 recording (dropped, or past its end) are skipped and counted.
+
+Gripper agreement (open or closed on the same side of the threshold) is scored only at steps whose
+recorded gripper is clearly open or closed: an arm that holds its gripper half open, as the idle arm
+of a one-arm task does, would otherwise be scored on noise around the threshold.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+GRIPPER_BAND_M = 0.005
+"""Recorded gripper openings within this of the threshold are neither open nor closed (not scored)."""
 
 
 @dataclass
@@ -48,6 +55,11 @@ def _stats(values: list[float]) -> dict[str, float]:
     return {"median": float(np.median(values)), "p90": float(np.percentile(values, 90))}
 
 
+def _mean(scored: np.ndarray) -> float | None:
+    scored = scored[~np.isnan(scored)]
+    return float(scored.mean()) if scored.size else None
+
+
 def score(decisions: list[Decision], rec: Recording, source: str, joints: list[str], horizon: int,
           gripper_threshold_m: float) -> dict:
     """Error metrics of every compared (decision, step) pair; see the module docstring."""
@@ -65,7 +77,9 @@ def score(decisions: list[Decision], rec: Recording, source: str, joints: list[s
                 continue
             errors.append(d.actions[h] - target)
             steps.append(h)
-            agree.append((d.actions[h, grip] > gripper_threshold_m) == (target[grip] > gripper_threshold_m))
+            agree.append(np.where(np.abs(target[grip] - gripper_threshold_m) > GRIPPER_BAND_M,
+                                  (d.actions[h, grip] > gripper_threshold_m) == (target[grip] > gripper_threshold_m),
+                                  np.nan))
     out: dict = {"compared_steps": len(errors), "uncompared_steps": missing}
     if not errors:
         nan_joints = {n: None for n in joints}
@@ -80,8 +94,8 @@ def score(decisions: list[Decision], rec: Recording, source: str, joints: list[s
     out["per_joint_rmse"] = {n: float(np.sqrt((err[:, i] ** 2).mean())) for i, n in enumerate(joints)}
     out["mae_by_horizon"] = [float(e[:, arm].mean()) if len(e) else None for e in by_h]
     out["gripper_mae_by_horizon"] = [float(e[:, grip].mean()) if len(e) and grip else None for e in by_h]
-    out["gripper_agreement"] = {joints[i]: float(ok[:, k].mean()) for k, i in enumerate(grip)}
-    out["gripper_agreement"]["all"] = float(ok.mean()) if grip else None
+    out["gripper_agreement"] = {joints[i]: _mean(ok[:, k]) for k, i in enumerate(grip)}
+    out["gripper_agreement"]["all"] = _mean(ok.ravel()) if grip else None
     return out
 
 
