@@ -211,7 +211,7 @@ def _drain(recorder, player: BagPlayer, cfg: LiveConfig) -> None:
     records (a busy machine delays its callbacks, not the player) and then nothing has arrived for
     `record_grace_s`; `record_max_grace_s` after the end at most."""
     ended = time.monotonic()
-    played = {t: n for t, n in player.published.items() if t in cfg.record_topics}
+    played = {t: n for t, n in player.published.items() if t in recorder.subscribed}
     caught_up_at = None
     while True:
         now = time.monotonic()

@@ -68,6 +68,11 @@ class BagRecorder(Node):
                                                          self._qos, raw=True)
             self.pending.remove(topic)
 
+    @property
+    def subscribed(self) -> set[str]:
+        """Topics being recorded (found on the graph with a known type)."""
+        return set(self._subs)
+
     def matched(self) -> bool:
         """Every topic subscribed, and matched with every publisher the graph knows of."""
         return not self.pending and all(0 < s.get_publisher_count() >= self.count_publishers(t)
