@@ -89,14 +89,8 @@ DEMO_DIR ?= out/demo
 
 demo: build
 	source $(VENV)/bin/activate; \
-	if [ -f models/sim_drawer/model.yaml ]; then \
-	  wav demo --config sim_drawer --out $(DEMO_DIR); \
-	else \
-	  echo ">>> models/sim_drawer is not shipped yet: running the bowl task with models/sim_bowl, the model"; \
-	  echo ">>> trained on two CPU cores (how well it does: models/sim_bowl/MODEL_CARD.md)."; \
-	  wav demo --config sim_bowl --seconds 20 --out $(DEMO_DIR) \
-	    --note "model: models/sim_bowl, trained on two CPU cores (see its MODEL_CARD.md)"; \
-	fi
+	wav demo --config sim_drawer --seconds 20 --out $(DEMO_DIR) \
+	  --note "model: models/sim_drawer, $$(sed -n '1s/^# sim_drawer (\(.*\))$$/\1/p' models/sim_drawer/MODEL_CARD.md) (how well it does: its MODEL_CARD.md)"
 
 bench: venv
 	source $(VENV)/bin/activate && wav bench --preset tiny --K 3 --M 8 --N 4

@@ -82,11 +82,14 @@ class Normalizer:
         return 2 * (actions - state[..., None, :] - lo) / span - 1
 
     def decode_actions(self, x: torch.Tensor, state: torch.Tensor, space: str) -> torch.Tensor:
-        """The inverse of `encode_actions`."""
+        """The inverse of `encode_actions`. Delta chunks are kept inside the training actions' range
+        (widened by the margin): offsets add up from chunk to chunk in closed loop, and a small bias
+        would otherwise walk the arm out of the workspace the policy has seen, to its joint limits."""
         if space == "absolute":
             return self.action_inverse(x)
         lo, span = self._span(self._delta_range("min"), self._delta_range("max"), x)
-        return (x + 1) / 2 * span + lo + state[..., None, :]
+        actions = (x + 1) / 2 * span + lo + state[..., None, :]
+        return torch.maximum(torch.minimum(actions, self._t(self.action_max, x)), self._t(self.action_min, x))
 
     def _delta_range(self, which: str) -> list[float]:
         values = getattr(self, f"delta_{which}")

@@ -31,7 +31,7 @@ def dataset(tmp_path_factory):
 
 
 def delta_normalizer() -> Normalizer:
-    return Normalizer(delta_min=[-0.5] * 14, delta_max=[0.3] * 14)
+    return Normalizer(delta_min=[-0.5] * 14, delta_max=[0.3] * 14, action_min=[-2.0] * 14, action_max=[3.0] * 14)
 
 
 def test_offsets_round_trip_and_holding_still_is_one_point():
@@ -46,6 +46,17 @@ def test_offsets_round_trip_and_holding_still_is_one_point():
     torch.testing.assert_close(hold, torch.full_like(hold, 2 * 0.5 / 0.8 - 1))
     # The absolute space ignores the state.
     torch.testing.assert_close(norm.encode_actions(actions, state, "absolute"), norm.action(actions))
+
+
+def test_decoded_chunks_stay_inside_the_training_actions_range():
+    """Offsets add up in closed loop: from a state at the edge of the data, a chunk that would leave
+    the range the policy was trained on stops at its edge instead of walking on to the joint limits."""
+    norm = dataclasses.replace(delta_normalizer(), action_min=[-1.0] * 14, action_max=[1.0] * 14)
+    state = torch.full((1, 14), 0.9)
+    offsets = torch.linspace(0.0, 0.3, 16)[None, :, None].expand(1, 16, 14)
+    decoded = norm.decode_actions(norm.encode_actions(state[:, None, :] + offsets, state, "delta"), state, "delta")
+    torch.testing.assert_close(decoded[0, :, 0], torch.clamp(0.9 + offsets[0, :, 0], max=1.0))
+    assert decoded.max() == 1.0 and decoded[0, 0, 0] == 0.9
 
 
 def test_a_delta_card_without_offset_ranges_is_refused():
@@ -112,5 +123,8 @@ def test_a_delta_run_trains_on_offsets_and_its_plans_are_relative_to_the_state(d
     noise = policy.sample_noise(3)
     hist, state_t, instruction = policy._inputs(images, state, None)
     out = policy.planner.plan(policy.planner.backend.context(hist[None], [instruction]), state_t[None], noise)
-    offsets = policy.card.normalization.decode_actions(out.actions, torch.zeros(14), "delta").numpy()
-    np.testing.assert_allclose(res.actions, offsets + state, atol=1e-5)
+    trained = policy.card.normalization
+    unbounded = dataclasses.replace(trained, action_min=[-1e3] * 14, action_max=[1e3] * 14)
+    offsets = unbounded.decode_actions(out.actions, torch.zeros(14), "delta").numpy()
+    # The chunk is the offsets added to the state, inside the range of the training actions.
+    np.testing.assert_allclose(res.actions, np.clip(offsets + state, trained.action_min, trained.action_max), atol=1e-5)
