@@ -31,8 +31,8 @@ ThresholdedRelu Tile TopK Transpose Trilu Unsqueeze Where Xor
 """.split())
 """Operators of TensorRT 10's ONNX parser (default domain)."""
 
-CONSTANT_INPUTS = {"Slice": 3, "Squeeze": 1, "Unsqueeze": 1, "TopK": 1}
-"""Inputs (by position) the parser needs as initializers or Constant outputs: axes, and TopK's K."""
+CONSTANT_INPUTS = {"Slice": 3, "Squeeze": 1, "Unsqueeze": 1}
+"""Inputs (by position) the parser needs as initializers or Constant outputs: the axes."""
 
 
 def tensorrt_problems(path: str | Path) -> list[str]:
@@ -60,10 +60,12 @@ def tensorrt_problems(path: str | Path) -> list[str]:
         if position is not None and len(node.input) > position and node.input[position] \
                 and node.input[position] not in constants:
             problems.append(f"{label}: input {position} ({node.input[position]}) must be a constant")
+        if node.op_type == "TopK" and next((a.i for a in node.attribute if a.name == "sorted"), 1) == 0:
+            problems.append(f"{label}: TopK needs sorted=1")
         if node.op_type == "Mod":
             fmod = next((a.i for a in node.attribute if a.name == "fmod"), 0)
             if fmod == 0 and any(_is_float(model, name) for name in node.input):
-                problems.append(f"{label}: float Mod needs fmod=1")
+                problems.append(f"{label}: float Mod needs fmod=1 (the ONNX rule the parser enforces)")
     for value in model.graph.input:
         dims = value.type.tensor_type.shape.dim
         if any(not d.HasField("dim_value") for d in dims):

@@ -51,7 +51,7 @@ def test_fp32_has_no_precision_flag_and_unknown_precisions_are_refused(tmp_path)
 
 def test_what_the_parser_would_refuse_is_named_by_node(tmp_path):
     """A graph with a custom-domain operator, an operator TensorRT lacks, axes computed at run time,
-    a float Mod without fmod and a dynamic input."""
+    a float Mod without fmod, an unsorted TopK and a dynamic input."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
     nodes = [
@@ -59,9 +59,11 @@ def test_what_the_parser_would_refuse_is_named_by_node(tmp_path):
         helper.make_node("Hardmax", ["attn"], ["hard"], name="hardmax"),
         helper.make_node("Shape", ["x"], ["shape"], name="shape"),
         helper.make_node("Unsqueeze", ["hard", "shape"], ["unsq"], name="unsqueeze"),
-        helper.make_node("Mod", ["unsq", "two"], ["y"], name="mod"),
+        helper.make_node("Mod", ["unsq", "two"], ["rem"], name="mod"),
+        helper.make_node("TopK", ["rem", "k"], ["y", "idx"], name="topk", sorted=0),
     ]
-    graph = helper.make_graph(nodes, "g", [x], [y], initializer=[numpy_helper.from_array(np.float32(2.0), "two")])
+    graph = helper.make_graph(nodes, "g", [x], [y], initializer=[numpy_helper.from_array(np.float32(2.0), "two"),
+                                                                 numpy_helper.from_array(np.array([1], np.int64), "k")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
     path = tmp_path / "bad.onnx"
     onnx.save(model, str(path))
@@ -70,6 +72,7 @@ def test_what_the_parser_would_refuse_is_named_by_node(tmp_path):
     assert "node hardmax (Hardmax): operator not supported" in problems
     assert "node unsqueeze (Unsqueeze): input 1 (shape) must be a constant" in problems
     assert "node mod (Mod): float Mod needs fmod=1" in problems
+    assert "node topk (TopK): TopK needs sorted=1" in problems
     assert "input x has a dynamic shape" in problems
     assert "Shape" not in problems and "mha" not in problems
 
