@@ -68,8 +68,11 @@ def _quality_args(p: argparse.ArgumentParser) -> None:
                    help="YAML with a `quality:` section (mix, noise_stds, noise_tau_s, mistake ranges) for --quality mixed")
     p.add_argument("--mix", metavar="MODE=FRACTION,...",
                    help="episode fractions per mode for --quality mixed, summing to 1, e.g. expert=0.4,noise=0.3,drop=0.3 "
-                        "(modes: expert, noise, late_grasp, drop, half_open, offset, stall)")
+                        "(modes: expert, noise, late_grasp, drop, half_open, offset, stall, disturb)")
     p.add_argument("--noise-stds", metavar="RAD,...", help="noise levels of `noise` episodes, e.g. 0.02,0.05,0.1")
+    p.add_argument("--disturb-stds", metavar="RAD,...",
+                   help="servo disturbance levels of `disturb` episodes (the bag keeps the expert's corrective "
+                        "commands), e.g. 0.02,0.03")
 
 
 def _quality(args: argparse.Namespace):
@@ -79,7 +82,8 @@ def _quality(args: argparse.Namespace):
 
     if args.quality == "expert":
         given = [f for f, v in (("--quality-config", args.quality_config), ("--mix", args.mix),
-                                ("--noise-stds", args.noise_stds)) if v is not None]
+                                ("--noise-stds", args.noise_stds), ("--disturb-stds", args.disturb_stds))
+                 if v is not None]
         if given:
             raise ValueError(f"{given[0]}: applies to --quality mixed only (got --quality expert)")
         return None
@@ -89,6 +93,8 @@ def _quality(args: argparse.Namespace):
         data["mix"] = _pairs("--mix", args.mix)
     if args.noise_stds is not None:
         data["noise_stds"] = [_number("--noise-stds", v) for v in args.noise_stds.split(",")]
+    if args.disturb_stds is not None:
+        data["disturb_stds"] = [_number("--disturb-stds", v) for v in args.disturb_stds.split(",")]
     try:
         return from_dict(QualityConfig, data, "quality")
     except ConfigError as exc:

@@ -3,7 +3,9 @@
 A value module ranks candidate futures, so it must see futures that go wrong as well as ones that
 succeed. Besides the clean expert, an episode may carry temporally correlated action noise or one
 scripted mistake: a late grasp, a dropped object, a drawer left half open, a wrong approach offset
-or a stall (the expert freezes until the time limit). The choice and its parameters depend only on
+or a stall (the expert freezes until the time limit). `disturb` episodes teach recovery instead: the
+arm is pushed off the expert's path by a correlated disturbance on its servos while the bag records
+what the expert commanded, which from the pushed state is the way back. The choice and its parameters depend only on
 the episode's seed (never on the worker that records it), and are written to summary.json.
 """
 
@@ -16,7 +18,7 @@ import numpy as np
 
 from ..config.loader import ConfigError
 
-MODES = ("expert", "noise", "late_grasp", "drop", "half_open", "offset", "stall")
+MODES = ("expert", "noise", "late_grasp", "drop", "half_open", "offset", "stall", "disturb")
 TASK_MODES = {"drawer": MODES, "bowl": tuple(m for m in MODES if m != "half_open")}
 """Modes each task can show (the bowl has no drawer to leave open)."""
 QUALITIES = ("expert", "mixed")
@@ -26,7 +28,7 @@ _SALT = 0x9A11
 
 def _default_mix() -> dict[str, float]:
     return {"expert": 0.4, "noise": 0.2, "late_grasp": 0.08, "drop": 0.08, "half_open": 0.08, "offset": 0.08,
-            "stall": 0.08}
+            "stall": 0.08, "disturb": 0.0}
 
 
 @dataclass
@@ -42,6 +44,10 @@ class QualityConfig:
     the drawer starts failing before the bowl does."""
     noise_tau_s: float = 0.3
     """Correlation time of the noise (first-order autoregressive): drifts, not per-tick jitter."""
+    disturb_stds: list[float] = field(default_factory=lambda: [0.015, 0.025])
+    """Servo disturbance levels (rad) of a `disturb` episode, one drawn uniformly; correlated over
+    `noise_tau_s`. Small enough that the expert, which corrects from the measured state, still
+    succeeds in most episodes: the action stage learns from successful ones."""
     late_grasp_s: tuple[float, float] = (0.3, 0.8)
     """The gripper closes this long after the lift has started (the object is left behind or slips)."""
     drop_after_s: tuple[float, float] = (0.1, 0.8)
@@ -63,6 +69,8 @@ class QualityConfig:
             raise ConfigError(f"mix: fractions sum to {sum(self.mix.values()):.6g}, expected 1")
         if not self.noise_stds or any(s <= 0 for s in self.noise_stds):
             raise ConfigError(f"noise_stds: got {self.noise_stds}, expected a non-empty list of stds > 0 (rad)")
+        if not self.disturb_stds or any(s <= 0 for s in self.disturb_stds):
+            raise ConfigError(f"disturb_stds: got {self.disturb_stds}, expected a non-empty list of stds > 0 (rad)")
         if self.noise_tau_s <= 0:
             raise ConfigError(f"noise_tau_s: got {self.noise_tau_s}, expected > 0")
         for key in ("late_grasp_s", "drop_after_s", "half_open_m", "offset_m", "stall_at"):
@@ -107,6 +115,9 @@ def choose_quality(seed: int, task: str, cfg: QualityConfig) -> EpisodeQuality:
     if mode == "noise":
         params: dict[str, Any] = {"std_rad": float(cfg.noise_stds[int(rng.integers(len(cfg.noise_stds)))]),
                                   "tau_s": cfg.noise_tau_s}
+    elif mode == "disturb":
+        params = {"std_rad": float(cfg.disturb_stds[int(rng.integers(len(cfg.disturb_stds)))]),
+                  "tau_s": cfg.noise_tau_s}
     elif mode == "late_grasp":
         params = {"delay_s": pick(cfg.late_grasp_s)}
     elif mode == "drop":

@@ -19,10 +19,12 @@ from typing import Any, Callable
 from wav_core.config.loader import to_dict
 from wav_core.config.robot import RobotConfig
 from wav_core.parallel import job_results
+from wav_core.robot import piper
 
 from .bag import RigBagWriter, check_jpeg_quality
 from .env import SimEnv
 from .experts import make_expert
+from .experts.degraded import servo_targets
 from .quality import EpisodeQuality, QualityConfig, choose_quality
 from .rollout import quality_record
 from .tasks import make_task
@@ -89,8 +91,8 @@ def record_episode(env: SimEnv, seed: int, bag_path: Path, noise: float = 0.0, m
                     end_time = t + settle_s
                 if t >= max_duration_s - half or (end_time is not None and t >= end_time - half):
                     break
-                env.set_targets(expert.act(None))
-                command = env.targets  # what the servos got: the action after clipping to the limits
+                command = piper.clip_dual(expert.act(None))  # the action after clipping to the limits
+                env.set_targets(servo_targets(expert, command))
                 for k, arm in enumerate(arms):
                     bag.write_command(arm, t, command[7 * k:7 * k + 7])
             env.step_physics(1)

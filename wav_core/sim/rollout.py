@@ -7,6 +7,7 @@ from typing import Any
 
 from .env import SimEnv
 from .experts import make_expert
+from .experts.degraded import servo_targets
 from .quality import EpisodeQuality
 
 
@@ -42,7 +43,7 @@ def run_expert(env: SimEnv, seed: int, noise: float = 0.0, max_duration_s: float
     end = None
     reached_at: dict[str, float] = {}
     while env.time < max_duration_s - 1e-9:
-        obs, info = env.step(expert.act(obs))
+        obs, info = env.step(servo_targets(expert, expert.act(obs)))
         for k in env.task.subgoals:
             if info[k] and k not in reached_at:
                 reached_at[k] = round(env.time, 4)

@@ -7,6 +7,7 @@ from wav_core.cli.main import main
 from wav_core.config.loader import ConfigError, from_dict, load
 from wav_core.sim import SimEnv
 from wav_core.sim.experts import make_expert
+from wav_core.sim.experts.degraded import servo_targets
 from wav_core.sim.quality import MODES, EpisodeQuality, QualityConfig, choose_quality
 from wav_core.sim.rollout import run_expert
 from wav_core.sim.tasks.bowl import BOWL_INNER_RADIUS_M
@@ -100,3 +101,27 @@ def test_noise_is_temporally_correlated_at_the_chosen_level():
     assert d.std() == pytest.approx(0.05, rel=0.35)
     lag1 = np.mean([np.corrcoef(d[:-1, j], d[1:, j])[0, 1] for j in range(d.shape[1])])
     assert lag1 > 0.7, "drifts (tau 0.3 s at 20 Hz: 0.85), not per-tick jitter"
+
+
+def test_a_disturbance_pushes_the_servos_while_the_commands_stay_the_experts():
+    """`disturb` teaches recovery: the arm is pushed off the path, the commands (what a bag records)
+    are the clean expert's, which from the pushed state lead back, and the task still succeeds."""
+    with SimEnv("bowl", render=False) as env:
+        obs = env.reset(1)
+        expert = make_expert("bowl", env, seed=1, quality=EpisodeQuality("disturb", {"std_rad": 0.05, "tau_s": 0.3}))
+        pushes = []
+        for _ in range(160):
+            command = expert.act(obs)
+            clean = np.concatenate([expert.expert.q_cmd["left"], expert.expert.q_cmd["right"]])
+            assert np.array_equal(np.concatenate([command[0:6], command[7:13]]), clean)
+            servos = servo_targets(expert, command)
+            pushes.append(np.concatenate([servos[0:6], servos[7:13]]) - clean)
+            obs, _ = env.step(servos)
+    d = np.array(pushes)[:, [0, 1, 2, 6, 7, 8]]
+    assert d.std() == pytest.approx(0.05, rel=0.35)
+    assert np.mean([np.corrcoef(d[:-1, j], d[1:, j])[0, 1] for j in range(d.shape[1])]) > 0.7
+    with SimEnv("bowl", render=False) as env:
+        res = run_expert(env, 1, quality=EpisodeQuality("disturb", {"std_rad": 0.03, "tau_s": 0.3}))
+        assert res.success and res.quality["mode"] == "disturb"
+        env.reset(1)
+        assert not servo_targets(make_expert("bowl", env, seed=1), np.zeros(14)).any(), "the plain expert pushes nothing"

@@ -13,7 +13,10 @@ from wav_core.config.loader import load, to_dict
 from wav_core.config.robot import RobotConfig
 from wav_core.data.dataset import load_dataset
 from wav_core.data.import_bags import import_bags
+from wav_core.robot import piper
 from wav_core.sim import SimEnv
+from wav_core.sim.experts import make_expert
+from wav_core.sim.experts.degraded import servo_targets
 from wav_core.sim.quality import QualityConfig, choose_quality
 from wav_core.sim.scene import TIMESTEP_S
 
@@ -88,3 +91,30 @@ def test_import_keeps_the_failed_episode_with_its_outcome(mixed, tmp_path):
     assert ds.episodes[0].quality == summary["per_episode"][0]["quality"]
     assert ds.episodes[1].subgoals == {"grasped": True, "placed": True}
     assert ds.episodes[0].ticks > 100, "the whole failed episode, not a stub"
+
+
+def test_a_disturbed_episode_records_the_experts_commands_not_the_pushed_servos(tmp_path):
+    """The bag of a `disturb` episode holds the corrective commands a policy should learn; replaying
+    the same seed without rendering gives those commands and, beside them, the pushed servo targets."""
+    rig = to_dict(load(RobotConfig, "config/sim_drawer.yaml", section="robot"))
+    for cam in rig["cameras"]:
+        cam["width"], cam["height"] = 64, 48
+    (tmp_path / "rig.yaml").write_text(yaml.safe_dump({"robot": rig}))
+    assert main(["sim", "record", "--task", "bowl", "--episodes", "1", "--seed", "1", "--max-duration", "4",
+                 "--out", str(tmp_path / "bags"), "--config", str(tmp_path / "rig.yaml"), "--quality", "mixed",
+                 "--mix", "disturb=1", "--disturb-stds", "0.03"]) == 0
+    robot = load(RobotConfig, tmp_path / "rig.yaml", section="robot")
+    episode = json.loads((tmp_path / "bags" / "summary.json").read_text())["per_episode"][0]
+    assert episode["quality"] == {"mode": "disturb", "std_rad": 0.03, "tau_s": QualityConfig().noise_tau_s}
+    recorded = _commands(tmp_path / "bags" / episode["bag"], robot)
+    commands, servos = [], []
+    with SimEnv("bowl", robot=robot, render=False) as env:
+        obs = env.reset(1)
+        expert = make_expert("bowl", env, seed=1, quality=choose_quality(1, "bowl", QualityConfig(
+            mix={"disturb": 1.0}, disturb_stds=[0.03])))
+        for _ in range(len(recorded)):
+            commands.append(piper.clip_dual(expert.act(obs)))
+            servos.append(servo_targets(expert, commands[-1]))
+            obs, _ = env.step(servos[-1])
+    np.testing.assert_allclose(recorded, np.array(commands), atol=1e-6)
+    assert np.abs(recorded - np.array(servos)).max() > 0.02, "the servos were pushed off the commands"

@@ -2,7 +2,8 @@
 
 Mistakes in where the expert goes (approach offset, drawer left half open) change its phases
 before it starts; mistakes in what it commands (noise, late grasp, drop, stall) filter its actions
-tick by tick. The expert itself carries on with its script, so an episode shows the mistake and
+tick by tick. A disturbance leaves the commands clean and pushes the servos instead
+(`servo_targets`): the arm leaves the path, the expert steers it back, and the bag holds the steering. The expert itself carries on with its script, so an episode shows the mistake and
 what follows from it; whether the task still succeeds is for the simulator to say.
 """
 
@@ -76,6 +77,13 @@ class DegradedExpert:
         return self._frozen is None and self.expert.done
 
     @property
+    def disturbance(self) -> np.ndarray:
+        """What pushes the servos off this tick's command (zero unless the mode is `disturb`)."""
+        if self.quality.mode != "disturb":
+            return np.zeros(14)
+        return self.disturbance_of(self._noise)
+
+    @property
     def timeouts(self) -> list[str]:
         return self.expert.timeouts
 
@@ -93,11 +101,11 @@ class DegradedExpert:
             return self._frozen.copy()
         phase, phase_time = ex.phase_name, ex.phase_time  # the phase this tick's action belongs to
         action = ex.act(obs)
-        if mode == "noise":
+        if mode in ("noise", "disturb"):
             a = float(np.exp(-ex.env.decision_dt / p["tau_s"]))
             self._noise = a * self._noise + np.sqrt(1 - a * a) * p["std_rad"] * self._rng.normal(size=14)
-            scale = np.r_[np.ones(6), _GRIPPER_SCALE, np.ones(6), _GRIPPER_SCALE]
-            action = piper.clip_dual(action + self._noise * scale)
+        if mode == "noise":
+            action = piper.clip_dual(action + self.disturbance_of(self._noise))
         elif mode == "late_grasp":
             if phase == self.stages["grasp"] or (phase == self.stages["lift"] and phase_time < p["delay_s"]):
                 action[self.grip_index] = GRIPPER_OPEN_M
@@ -113,6 +121,16 @@ class DegradedExpert:
                 action[self.grip_index] = GRIPPER_OPEN_M
         return action
 
+    @staticmethod
+    def disturbance_of(noise: np.ndarray) -> np.ndarray:
+        return noise * np.r_[np.ones(6), _GRIPPER_SCALE, np.ones(6), _GRIPPER_SCALE]
+
     def _index(self, name: str) -> int:
         names = [ph.name for ph in self.expert.phases]
         return len(names) if name == "done" else names.index(name)
+
+
+def servo_targets(expert, command: np.ndarray) -> np.ndarray:
+    """The targets the servos get for `command`: the command, pushed by the expert's disturbance if it has one."""
+    push = getattr(expert, "disturbance", None)
+    return command if push is None else piper.clip_dual(command + push)
