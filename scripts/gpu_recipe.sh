@@ -12,7 +12,8 @@
 # table at the end (and written to RESULTS/phases.tsv).
 #
 # Sizes and budgets from the environment (defaults for the GPU machine):
-#   EPISODES=48 (mixed quality) EXPERT_EPISODES=16 HELDOUT=16 EVAL_EPISODES=50 (per K) KS=0,1,3
+#   EPISODES=48 (mixed quality) EXPERT_EPISODES=16 DISTURB_EPISODES=0 (the expert with its servos
+#   pushed off its commands: recovery for the action stage; README, "Demonstrations with failures") HELDOUT=16 EVAL_EPISODES=50 (per K) KS=0,1,3
 #   M=8 N=4 S=10 WORKERS=<cpus> MAX_SECONDS=20 (sim seconds per recorded episode; the drawer expert
 #   needs about 15) EVAL_MAX_SECONDS=$MAX_SECONDS (per evaluated episode)
 #   DIAGNOSE_EPISODES=8 TRAIN_CONFIG=config/train_gpu_recipe.yaml PRESET= (e.g. tiny: replaces the
@@ -20,7 +21,7 @@
 #   num_workers) DEVICE=cuda|cpu (default: cuda when nvidia-smi or torch sees a GPU)
 #   EVAL_BACKEND / BENCH_BACKEND (torch-cudagraph on cuda, torch on cpu) EVAL_BATCH=1
 #   Seconds: TOTAL_SECONDS=510 (a deadline from the start: later phases get what is left)
-#   T_RECORD=75 T_RECORD_EXPERT=45 T_RECORD_HELDOUT=45 T_IMPORT=60 T_IMPORT_HELDOUT=30 T_CACHE=45
+#   T_RECORD=75 T_RECORD_EXPERT=45 T_RECORD_DISTURB=60 T_RECORD_HELDOUT=45 T_IMPORT=60 T_IMPORT_HELDOUT=30 T_CACHE=45
 #   T_TRAIN=250 T_EXPORT=30 T_BENCH=45 T_DIAGNOSE=45 T_EVAL=240 (per K, shared out of what is
 #   left before T_CALIBRATE) T_CALIBRATE=45 T_CARD=30
 #   TITLE='sim_drawer (GPU recipe)' (the model card's title) WORK=/tmp/wav_recipe (bags, datasets, the training run) RESULTS=$WORK/results (model directory,
@@ -33,6 +34,7 @@ PACK_DIR=${PACK_DIR-${OUT:-}}
 
 EPISODES=${EPISODES:-48}
 EXPERT_EPISODES=${EXPERT_EPISODES:-16}
+DISTURB_EPISODES=${DISTURB_EPISODES:-0}
 HELDOUT=${HELDOUT:-16}
 EVAL_EPISODES=${EVAL_EPISODES:-50}
 KS=${KS:-0,1,3}
@@ -48,7 +50,8 @@ CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-}
 LOADER_WORKERS=${LOADER_WORKERS:-}
 EVAL_BATCH=${EVAL_BATCH:-1}
 TOTAL_SECONDS=${TOTAL_SECONDS:-510}
-T_RECORD=${T_RECORD:-75} T_RECORD_EXPERT=${T_RECORD_EXPERT:-45} T_RECORD_HELDOUT=${T_RECORD_HELDOUT:-45}
+T_RECORD=${T_RECORD:-75} T_RECORD_EXPERT=${T_RECORD_EXPERT:-45} T_RECORD_DISTURB=${T_RECORD_DISTURB:-60}
+T_RECORD_HELDOUT=${T_RECORD_HELDOUT:-45}
 T_IMPORT=${T_IMPORT:-60} T_IMPORT_HELDOUT=${T_IMPORT_HELDOUT:-30} T_CACHE=${T_CACHE:-45}
 T_TRAIN=${T_TRAIN:-250} T_EXPORT=${T_EXPORT:-30} T_BENCH=${T_BENCH:-45} T_DIAGNOSE=${T_DIAGNOSE:-45}
 T_EVAL=${T_EVAL:-240} T_CALIBRATE=${T_CALIBRATE:-45} T_CARD=${T_CARD:-30}
@@ -64,11 +67,14 @@ positive() {  # NAME...: each variable holds an integer >= 1
   for v in "$@"; do [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -ge 1 ] || fail "$v: got '${!v}', expected an integer >= 1"; done
 }
 positive EPISODES HELDOUT EVAL_EPISODES M N S WORKERS DIAGNOSE_EPISODES EVAL_BATCH TOTAL_SECONDS \
-  T_RECORD T_RECORD_EXPERT T_RECORD_HELDOUT T_IMPORT T_IMPORT_HELDOUT T_CACHE T_TRAIN T_EXPORT T_BENCH \
+  T_RECORD T_RECORD_EXPERT T_RECORD_DISTURB T_RECORD_HELDOUT T_IMPORT T_IMPORT_HELDOUT T_CACHE T_TRAIN T_EXPORT T_BENCH \
   T_DIAGNOSE T_EVAL T_CALIBRATE T_CARD
-[[ $EXPERT_EPISODES =~ ^[0-9]+$ ]] || fail "EXPERT_EPISODES: got '$EXPERT_EPISODES', expected an integer >= 0"
-[ $((EPISODES + EXPERT_EPISODES)) -le "$EVAL_SEED" ] \
-  || fail "EPISODES + EXPERT_EPISODES: got $((EPISODES + EXPERT_EPISODES)), expected at most $EVAL_SEED (training seeds stay below the evaluation seeds)"
+for v in EXPERT_EPISODES DISTURB_EPISODES; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || fail "$v: got '${!v}', expected an integer >= 0"
+done
+TRAINING=$((EPISODES + EXPERT_EPISODES + DISTURB_EPISODES))
+[ "$TRAINING" -le "$EVAL_SEED" ] \
+  || fail "EPISODES + EXPERT_EPISODES + DISTURB_EPISODES: got $TRAINING, expected at most $EVAL_SEED (training seeds stay below the evaluation seeds)"
 [[ $KS =~ ^[0-9]+(,[0-9]+)*$ ]] || fail "KS: got '$KS', expected comma-separated planning iterations such as 0,1,3"
 seconds() {  # NAME...: each variable holds sim seconds >= 1
   local v
@@ -139,18 +145,24 @@ if [ "$EXPERT_EPISODES" -gt 0 ]; then
     wav sim record --task drawer --episodes "$EXPERT_EPISODES" --max-duration "$MAX_SECONDS" \
     --seed "$((TRAIN_SEED + EPISODES))" --workers "$WORKERS" --jpeg 90 --config "$RIG" --out "$WORK/bags_expert"
 fi
+if [ "$DISTURB_EPISODES" -gt 0 ]; then
+  run_phase --clean "$WORK/bags_disturb" record_disturb "$T_RECORD_DISTURB" "$WORK/bags_disturb/summary.json" \
+    wav sim record --task drawer --quality mixed --mix disturb=1 --episodes "$DISTURB_EPISODES" \
+    --max-duration "$MAX_SECONDS" --seed "$((TRAIN_SEED + EPISODES + EXPERT_EPISODES))" --workers "$WORKERS" \
+    --jpeg 90 --config "$RIG" --out "$WORK/bags_disturb"
+fi
 run_phase --clean "$WORK/bags_heldout" record_heldout "$T_RECORD_HELDOUT" "$WORK/bags_heldout/summary.json" \
   wav sim record --task drawer --quality mixed --episodes "$HELDOUT" --max-duration "$MAX_SECONDS" \
   --seed "$HELDOUT_SEED" --workers "$WORKERS" --jpeg 90 --config "$RIG" --out "$WORK/bags_heldout"
 # Only finished recordings are imported; one that finishes on a later call triggers a re-import.
 BAGS=(); RECORDS=()
-for b in mixed expert; do
+for b in mixed expert disturb; do
   [ -f "$WORK/bags_$b/summary.json" ] && BAGS+=("$WORK/bags_$b") && RECORDS+=(--record "training demonstrations ($b)=$WORK/bags_$b/summary.json")
 done
 [ -f "$WORK/bags_heldout/summary.json" ] \
   && RECORDS+=(--record "held-out demonstrations (value calibration, diagnosis)=$WORK/bags_heldout/summary.json")
 run_phase --after "$WORK/bags_mixed/summary.json" --after "$WORK/bags_expert/summary.json" \
-  import "$T_IMPORT" "$WORK/dataset/meta.json" \
+  --after "$WORK/bags_disturb/summary.json" import "$T_IMPORT" "$WORK/dataset/meta.json" \
   wav data import --bags "${BAGS[@]}" --config "$RIG" --out "$WORK/dataset" --overwrite --workers "$WORKERS" --no-progress
 run_phase --after "$WORK/dataset/meta.json" cache "$T_CACHE" "$WORK/dataset/cache/frames_$IMAGE_SIZE.npy" \
   wav data cache "$WORK/dataset" --size "$IMAGE_SIZE" --workers "$WORKERS" --no-progress

@@ -153,7 +153,7 @@ def test_phase_table_lists_each_phase_and_the_total(tmp_path):
 @pytest.mark.parametrize("setting, value", [
     ("EVAL_EPISODES", "fifty"), ("WORKERS", "0"), ("KS", "0,x"), ("KS", "1,,3"), ("PRESET", "huge"),
     ("MAX_SECONDS", "-3"), ("T_TRAIN", "5m"), ("TRAIN_CONFIG", "config/none.yaml"), ("DEVICE", "tpu"),
-    ("EPISODES", "999"),
+    ("EPISODES", "999"), ("DISTURB_EPISODES", "-1"),
 ])
 def test_the_recipe_refuses_bad_settings_before_doing_anything(tmp_path, setting, value):
     work = tmp_path / "work"
@@ -167,7 +167,7 @@ def test_the_recipe_refuses_bad_settings_before_doing_anything(tmp_path, setting
 
 def test_the_recipe_accepts_toy_settings(tmp_path):
     env = {**os.environ, "WORK": str(tmp_path / "work"), "PACK_DIR": "", "RECIPE_CHECK_ONLY": "1",
-           "EPISODES": "2", "EXPERT_EPISODES": "0", "KS": "0,1", "PRESET": "tiny", "MAX_STEPS": "5",
+           "EPISODES": "2", "EXPERT_EPISODES": "0", "DISTURB_EPISODES": "1", "KS": "0,1", "PRESET": "tiny", "MAX_STEPS": "5",
            "DEVICE": "cpu", "EVAL_MAX_SECONDS": "2.5"}
     r = subprocess.run(["bash", str(RECIPE)], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

@@ -26,6 +26,11 @@ class Task(ABC):
     def conditions(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, bool]:
         """Instantaneous sub-goal conditions plus `success`, evaluated on the current state."""
 
+    @abstractmethod
+    def progress(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, float]:
+        """Distances (m) that show how far along the task is, in the order the script closes them:
+        where a policy's run leaves the expert's is where it fails (`wav trace`)."""
+
 
 def set_free_pose(model: mujoco.MjModel, data: mujoco.MjData, joint: str, pos, yaw: float) -> None:
     adr = model.jnt_qposadr[model.joint(joint).id]

@@ -49,6 +49,12 @@ class BowlTask(Task):
         set_free_pose(model, data, "bowl", bowl, rng.uniform(-np.pi, np.pi))
         set_free_pose(model, data, "cup", cup, 0.0)
 
+    def progress(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, float]:
+        cup, bowl = data.body("cup").xpos, data.body("bowl").xpos
+        tool = min(float(np.linalg.norm(data.site(f"{arm}_tcp").xpos - cup)) for arm in ("left", "right"))
+        return {"nearest tool to cup": tool, "cup height": float(cup[2] - CUP_HALF_HEIGHT_M),
+                "cup to bowl": float(np.hypot(*(cup[:2] - bowl[:2])))}
+
     def conditions(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, bool]:
         cup = data.body("cup").xpos
         bowl = data.body("bowl").xpos

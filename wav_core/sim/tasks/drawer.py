@@ -74,6 +74,14 @@ class DrawerTask(Task):
         local = rot.T @ (data.body("block").xpos - data.body("drawer").xpos)
         return bool(abs(local[0]) < 0.09 and abs(local[1]) < 0.1 and local[2] < FLOOR_TOP_M + 2.5 * BLOCK_HALF_M)
 
+    def progress(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, float]:
+        rot = data.body("drawer").xmat.reshape(3, 3)
+        local = rot.T @ (data.body("block").xpos - data.body("drawer").xpos)
+        return {"left tool to handle": float(np.linalg.norm(data.site("left_tcp").xpos - data.site("handle").xpos)),
+                "right tool to block": float(np.linalg.norm(data.site("right_tcp").xpos - data.body("block").xpos)),
+                "drawer short of open": max(0.0, OPEN_M - self.opening(model, data)),
+                "block to drawer": float(np.hypot(local[0], local[1]))}
+
     def conditions(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, bool]:
         opening = self.opening(model, data)
         inside = self.block_in_drawer(data)
