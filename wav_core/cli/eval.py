@@ -99,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"K={r['K']} warm={r['warm_start']}: success_rate {r['success_rate']:.3f}  subgoals {r['subgoal_rates']}  "
               f"mean ticks {r['mean_episode_ticks']:.0f}  plan latency median {r['plan_latency_ms']['median']:.1f} ms "
               f"p90 {r['plan_latency_ms']['p90']:.1f} ms  [{r['mode']}] holds {r['holds']}")
+        if r["closest_median_m"]:
+            print("  closest approach, median over episodes: "
+                  + ", ".join(f"{k} {v * 100:.1f} cm" for k, v in r["closest_median_m"].items()))
     out = results[0] if len(results) == 1 else {"sweep": results, "table": sweep_table(results)}
     out["hardware"] = (f"{describe(args.device)}, {args.workers} eval worker{'s' if args.workers > 1 else ''}"
                        + (f", {args.batch} episodes per batch" if args.batch > 1 else ""))

@@ -70,6 +70,9 @@ class EpisodeResult:
     """Executor steps held, by reason (plan_late: a chunk ran out before the next plan arrived)."""
     stopped: str = ""
     """Why the control loop switched the output off mid-episode (e.g. a tracking error), if it did."""
+    closest: dict[str, float] = field(default_factory=dict)
+    """The smallest value each of the task's progress distances reached (m, see `Task.progress`):
+    how near a failed episode came, a finer measure than success over a few seeds."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,9 @@ class EpisodeRun:
         self.step += 1
         if self.step % self.per_tick == 0:
             self.result.ticks = self.step // self.per_tick
+            closest = self.result.closest
+            for name, value in self.env.task.progress(self.env.model, self.env.data).items():
+                closest[name] = min(closest.get(name, np.inf), float(value))
             if self.env.info()["success"]:
                 self.done = True
         if self.step >= self.max_steps:
@@ -351,9 +357,12 @@ def summarize(episodes: list[EpisodeResult], cfg: EvalConfig, planner: PlannerCo
         "stopped_episodes": sum(bool(e.stopped) for e in episodes),
         "plan_latency_ms": {"median": float(np.median(plan_ms)) if plan_ms.size else 0.0,
                             "p90": float(np.percentile(plan_ms, 90)) if plan_ms.size else 0.0},
+        "closest_median_m": {k: float(np.median([e.closest[k] for e in episodes if k in e.closest]))
+                             for k in sorted({k for e in episodes for k in e.closest})},
         "episodes": [{"seed": e.seed, "success": e.success, "subgoals": e.subgoals, "ticks": e.ticks,
                       "mean_snr": float(np.mean(e.snr)) if e.snr else 0.0,
-                      "plans": len(e.plan_ms), "holds": e.holds, "stopped": e.stopped} for e in episodes],
+                      "plans": len(e.plan_ms), "holds": e.holds, "stopped": e.stopped,
+                      "closest_m": {k: round(v, 5) for k, v in e.closest.items()}} for e in episodes],
     }
 
 

@@ -36,6 +36,8 @@ def assert_same_episodes(serial, batched):
     for s, b in zip(serial, batched):
         np.testing.assert_allclose(b.snr, s.snr, **TOL)
         np.testing.assert_allclose(b.value_total, s.value_total, **TOL)
+        assert b.closest.keys() == s.closest.keys()
+        np.testing.assert_allclose([b.closest[k] for k in s.closest], list(s.closest.values()), atol=1e-4)
 
 
 @pytest.fixture(scope="module")

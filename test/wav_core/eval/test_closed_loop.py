@@ -22,7 +22,7 @@ def model_dir(tmp_path_factory):
 
 def episode_fields(e):
     """Everything about an episode except its timings."""
-    return e.seed, e.success, e.subgoals, e.ticks, e.snr, e.value_total, len(e.plan_ms), e.holds, e.stopped
+    return e.seed, e.success, e.subgoals, e.ticks, e.snr, e.value_total, len(e.plan_ms), e.holds, e.stopped, e.closest
 
 
 def test_two_workers_give_the_serial_episodes_in_seed_order(model_dir, capsys):
@@ -82,7 +82,13 @@ def test_sweeps_over_k_or_over_the_warm_start_blend(model_dir, tmp_path, capsys)
     cold_snr, warm_snr = (r["episodes"][0]["mean_snr"] for r in warm["sweep"])
     assert cold_snr != warm_snr
     assert main(base + ["--sweep", "K=0,1", "--json", str(tmp_path / "k.json")]) == 0
-    assert [r["K"] for r in json.loads((tmp_path / "k.json").read_text())["sweep"]] == [0, 1]
+    sweep = json.loads((tmp_path / "k.json").read_text())["sweep"]
+    assert [r["K"] for r in sweep] == [0, 1]
+    # How near each episode came to the task's targets, and the median over episodes.
+    closest = sweep[0]["episodes"][0]["closest_m"]
+    assert list(closest) == ["left tool to handle", "right tool to block", "drawer short of open", "block to drawer"]
+    assert sweep[0]["closest_median_m"] == pytest.approx(closest, abs=1e-5)
+    assert 0 < closest["left tool to handle"] < 0.5 and closest["drawer short of open"] == pytest.approx(0.11, abs=0.01)
     capsys.readouterr()
     assert main(base + ["--sweep", "M=2,4"]) == 2
     assert "expected K=<comma-separated integers>" in capsys.readouterr().err
