@@ -100,7 +100,7 @@ def test_a_disturbed_episode_records_the_experts_commands_not_the_pushed_servos(
     for cam in rig["cameras"]:
         cam["width"], cam["height"] = 64, 48
     (tmp_path / "rig.yaml").write_text(yaml.safe_dump({"robot": rig}))
-    assert main(["sim", "record", "--task", "bowl", "--episodes", "1", "--seed", "1", "--max-duration", "4",
+    assert main(["sim", "record", "--task", "bowl", "--episodes", "1", "--seed", "1", "--max-duration", "2.5",
                  "--out", str(tmp_path / "bags"), "--config", str(tmp_path / "rig.yaml"), "--quality", "mixed",
                  "--mix", "disturb=1", "--disturb-stds", "0.03"]) == 0
     robot = load(RobotConfig, tmp_path / "rig.yaml", section="robot")
