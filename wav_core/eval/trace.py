@@ -86,14 +86,14 @@ def compare(expert: Trace, policy: Trace, diverge_m: float = DIVERGE_M, behind_s
         e, p = np.array(e_vals), np.array(policy.measures.get(name, []))
         n = min(len(e), len(p))
         gap = p[:n] - e[:n] > diverge_m
-        behind = [k for k in range(n) if gap[k:k + window].all()]
+        behind = next((k for k in range(n) if gap[k:k + window].all()), None)
         k_e, k_p = int(np.argmin(e)), int(np.argmin(p)) if len(p) else 0
         out[name] = {
             "expert_min_m": float(e[k_e]), "expert_min_at_s": float(times[k_e]), "expert_min_phase": expert.phases[k_e],
             "policy_min_m": float(p[k_p]) if len(p) else None,
             "policy_min_at_s": float(policy.times[k_p]) if len(p) else None,
-            "behind_at_s": float(times[behind[0]]) if len(behind) else None,
-            "behind_phase": expert.phases[behind[0]] if len(behind) else None,
+            "behind_at_s": None if behind is None else float(times[behind]),
+            "behind_phase": None if behind is None else expert.phases[behind],
         }
     return out
 

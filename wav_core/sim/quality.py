@@ -3,10 +3,11 @@
 A value module ranks candidate futures, so it must see futures that go wrong as well as ones that
 succeed. Besides the clean expert, an episode may carry temporally correlated action noise or one
 scripted mistake: a late grasp, a dropped object, a drawer left half open, a wrong approach offset
-or a stall (the expert freezes until the time limit). `disturb` episodes teach recovery instead: the
-arm is pushed off the expert's path by a correlated disturbance on its servos while the bag records
-what the expert commanded, which from the pushed state is the way back. The choice and its parameters depend only on
-the episode's seed (never on the worker that records it), and are written to summary.json.
+or a stall (the expert freezes until the time limit). `disturb` episodes teach recovery instead:
+the arm is pushed off the expert's path by a correlated disturbance on its servos while the bag
+records what the expert commanded, which from the pushed state is the way back. The choice and its
+parameters depend only on the episode's seed (never on the worker that records it), and are
+written to summary.json.
 """
 
 from __future__ import annotations

@@ -87,39 +87,44 @@ def test_half_open_leaves_the_drawer_open_with_the_block_inside():
     assert opening == pytest.approx(0.06, abs=0.02)
 
 
-def test_noise_is_temporally_correlated_at_the_chosen_level():
+def _bowl_ticks(mode: str, seed: int, ticks: int = 160) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The expert of `mode` (std 0.05 rad, tau 0.3 s) for `ticks` ticks of the bowl: its commands,
+    the servo targets they became, and the clean script's joint targets, each [ticks, 14 or 12]."""
+    commands, servos, clean = [], [], []
     with SimEnv("bowl", render=False) as env:
-        obs = env.reset(2)
-        noisy = make_expert("bowl", env, seed=2, quality=EpisodeQuality("noise", {"std_rad": 0.05, "tau_s": 0.3}))
-        offsets = []
-        for _ in range(160):
-            action = noisy.act(obs)
-            clean = np.concatenate([noisy.expert.q_cmd["left"], noisy.expert.q_cmd["right"]])
-            offsets.append(np.concatenate([action[0:6], action[7:13]]) - clean)
-            obs, _ = env.step(action)
-    d = np.array(offsets)[:, [0, 1, 2, 6, 7, 8]]  # joints far from their limits (no clipping)
-    assert d.std() == pytest.approx(0.05, rel=0.35)
+        obs = env.reset(seed)
+        expert = make_expert("bowl", env, seed=seed, quality=EpisodeQuality(mode, {"std_rad": 0.05, "tau_s": 0.3}))
+        for _ in range(ticks):
+            commands.append(expert.act(obs))
+            clean.append(np.concatenate([expert.expert.q_cmd["left"], expert.expert.q_cmd["right"]]))
+            servos.append(servo_targets(expert, commands[-1]))
+            obs, _ = env.step(servos[-1])
+    return np.array(commands), np.array(servos), np.array(clean)
+
+
+def _joints(targets: np.ndarray) -> np.ndarray:
+    return np.concatenate([targets[:, 0:6], targets[:, 7:13]], axis=1)
+
+
+def _assert_correlated_at(offsets: np.ndarray, std: float) -> None:
+    d = offsets[:, [0, 1, 2, 6, 7, 8]]  # joints far from their limits (no clipping)
+    assert d.std() == pytest.approx(std, rel=0.35)
     lag1 = np.mean([np.corrcoef(d[:-1, j], d[1:, j])[0, 1] for j in range(d.shape[1])])
     assert lag1 > 0.7, "drifts (tau 0.3 s at 20 Hz: 0.85), not per-tick jitter"
+
+
+def test_noise_is_temporally_correlated_at_the_chosen_level():
+    commands, servos, clean = _bowl_ticks("noise", 2)
+    assert np.array_equal(servos, commands), "noise is in the commands themselves"
+    _assert_correlated_at(_joints(commands) - clean, 0.05)
 
 
 def test_a_disturbance_pushes_the_servos_while_the_commands_stay_the_experts():
     """`disturb` teaches recovery: the arm is pushed off the path, the commands (what a bag records)
     are the clean expert's, which from the pushed state lead back, and the task still succeeds."""
-    with SimEnv("bowl", render=False) as env:
-        obs = env.reset(1)
-        expert = make_expert("bowl", env, seed=1, quality=EpisodeQuality("disturb", {"std_rad": 0.05, "tau_s": 0.3}))
-        pushes = []
-        for _ in range(160):
-            command = expert.act(obs)
-            clean = np.concatenate([expert.expert.q_cmd["left"], expert.expert.q_cmd["right"]])
-            assert np.array_equal(np.concatenate([command[0:6], command[7:13]]), clean)
-            servos = servo_targets(expert, command)
-            pushes.append(np.concatenate([servos[0:6], servos[7:13]]) - clean)
-            obs, _ = env.step(servos)
-    d = np.array(pushes)[:, [0, 1, 2, 6, 7, 8]]
-    assert d.std() == pytest.approx(0.05, rel=0.35)
-    assert np.mean([np.corrcoef(d[:-1, j], d[1:, j])[0, 1] for j in range(d.shape[1])]) > 0.7
+    commands, servos, clean = _bowl_ticks("disturb", 1)
+    assert np.array_equal(_joints(commands), clean)
+    _assert_correlated_at(_joints(servos) - clean, 0.05)
     with SimEnv("bowl", render=False) as env:
         res = run_expert(env, 1, quality=EpisodeQuality("disturb", {"std_rad": 0.03, "tau_s": 0.3}))
         assert res.success and res.quality["mode"] == "disturb"

@@ -3,8 +3,9 @@
 Mistakes in where the expert goes (approach offset, drawer left half open) change its phases
 before it starts; mistakes in what it commands (noise, late grasp, drop, stall) filter its actions
 tick by tick. A disturbance leaves the commands clean and pushes the servos instead
-(`servo_targets`): the arm leaves the path, the expert steers it back, and the bag holds the steering. The expert itself carries on with its script, so an episode shows the mistake and
-what follows from it; whether the task still succeeds is for the simulator to say.
+(`servo_targets`): the arm leaves the path, the expert steers it back, and the bag holds the
+steering. The expert itself carries on with its script, so an episode shows the mistake and what
+follows from it; whether the task still succeeds is for the simulator to say.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ STAGES = {
 """Which phase of each task's script closes the gripper on the object, lifts it and carries it."""
 APPROACH_PHASES = ("reach", "descend")
 _NOISE_SALT = 0x401
-_GRIPPER_SCALE = 0.1
-"""Noise on the gripper targets (m) is this fraction of the joint noise (rad)."""
+_NOISE_SCALE = np.r_[np.ones(6), 0.1, np.ones(6), 0.1]
+"""Noise per target: joints in rad; on the grippers (m), a tenth of the joint noise."""
 
 
 def offset_phases(phases: list[Phase], arm: str, offset_m: float, direction_deg: float) -> list[Phase]:
@@ -79,9 +80,7 @@ class DegradedExpert:
     @property
     def disturbance(self) -> np.ndarray:
         """What pushes the servos off this tick's command (zero unless the mode is `disturb`)."""
-        if self.quality.mode != "disturb":
-            return np.zeros(14)
-        return self.disturbance_of(self._noise)
+        return self._noise * _NOISE_SCALE if self.quality.mode == "disturb" else np.zeros(14)
 
     @property
     def timeouts(self) -> list[str]:
@@ -105,7 +104,7 @@ class DegradedExpert:
             a = float(np.exp(-ex.env.decision_dt / p["tau_s"]))
             self._noise = a * self._noise + np.sqrt(1 - a * a) * p["std_rad"] * self._rng.normal(size=14)
         if mode == "noise":
-            action = piper.clip_dual(action + self.disturbance_of(self._noise))
+            action = piper.clip_dual(action + self._noise * _NOISE_SCALE)
         elif mode == "late_grasp":
             if phase == self.stages["grasp"] or (phase == self.stages["lift"] and phase_time < p["delay_s"]):
                 action[self.grip_index] = GRIPPER_OPEN_M
@@ -121,16 +120,13 @@ class DegradedExpert:
                 action[self.grip_index] = GRIPPER_OPEN_M
         return action
 
-    @staticmethod
-    def disturbance_of(noise: np.ndarray) -> np.ndarray:
-        return noise * np.r_[np.ones(6), _GRIPPER_SCALE, np.ones(6), _GRIPPER_SCALE]
-
     def _index(self, name: str) -> int:
         names = [ph.name for ph in self.expert.phases]
         return len(names) if name == "done" else names.index(name)
 
 
 def servo_targets(expert, command: np.ndarray) -> np.ndarray:
-    """The targets the servos get for `command`: the command, pushed by the expert's disturbance if it has one."""
+    """The targets the servos get for `command`: the command, pushed by the expert's disturbance if
+    it has one (a `DegradedExpert`; the plain `ScriptedExpert` has none)."""
     push = getattr(expert, "disturbance", None)
     return command if push is None else piper.clip_dual(command + push)
