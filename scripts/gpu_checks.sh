@@ -1,36 +1,69 @@
 #!/usr/bin/env bash
-# The checks only a CUDA machine can run, in one go: the GPU tests (CUDA-graph capture, onnxruntime's
-# CUDA provider, TensorRT where importable), plans at the paper's scale beside their arithmetic floor,
-# and the GPU rows of README's backend table.
-# Usage: scripts/gpu_checks.sh [OUT_DIR]   (results: OUT_DIR/{pytest.log, bench_*.json, bench_paper_*.log})
+# The checks only a CUDA machine can run, in one command, most important first, each under its own
+# time guard (scripts/lib/phase.sh) inside one deadline, so a slow check loses only itself:
+#   1. plan latency of the sim preset, each backend beside eager in one `wav bench` run:
+#      torch-compile bf16 and torch-cudagraph at K=3 M=16 N=4, torch-compile bf16 at the paper's
+#      robot setting K=1 M=30 N=5;
+#   2. the GPU tests (CUDA-graph and compiled captures, onnxruntime's CUDA provider, TensorRT where
+#      importable, the bench at scale);
+#   3. training step times per stage, eager beside bf16 and cached latents (`wav bench --train`);
+#   4. plans at the paper's scale (2.3 B parameters, bf16, random weights) beside their arithmetic
+#      floor, one row per process;
+#   5. torch-compile fp32, compiled training steps, plan cost against K, onnxruntime and TensorRT.
+# Usage: scripts/gpu_checks.sh [RESULTS]  (default $OUT when set, else out/gpu_checks). Results: one
+# JSON and one log per check in RESULTS (logs/), and phases.tsv / summary.txt: check, seconds, status.
+# DEVICE=cuda and PRESET=sim (DEVICE=cpu PRESET=tiny tries the script on a CPU; the GPU tests then skip).
+# Seconds from the environment: CHECK_SECONDS=300 (the deadline), T_BENCH=75 per plan bench,
+# T_TESTS=90, T_TRAIN_BENCH=60, T_PAPER=120 per paper row.
+# FLOPs per paper plan (counted on the meta device): 323 TFLOP at K=1, 948 TFLOP at K=3 (M=30 N=5
+# S=10); at 40 % of an H100's 989 TFLOPS that is 0.8 s and 2.4 s a plan, 6 plans a row, plus about
+# half a minute of FLOP counting on the CPU and the model build.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:-out/gpu_checks}
-mkdir -p "$OUT"
+RESULTS=${1:-${OUT:-out/gpu_checks}}
+CHECK_SECONDS=${CHECK_SECONDS:-300} T_BENCH=${T_BENCH:-75} T_TESTS=${T_TESTS:-90}
+T_TRAIN_BENCH=${T_TRAIN_BENCH:-60} T_PAPER=${T_PAPER:-120}
+DEVICE=${DEVICE:-cuda} PRESET=${PRESET:-sim}
+mkdir -p "$RESULTS"
+: > "$RESULTS/phases.tsv"
+: > "$RESULTS/commands.txt"
+source scripts/lib/phase.sh
+trap phase_interrupt INT TERM
+DEADLINE=$(($(date +%s) + CHECK_SECONDS))
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
-nvidia-smi -L
-python -m pytest -q -p no:cacheprovider --import-mode=importlib -rs \
-  test/wav_core/planning/test_backends.py test/wav_core/export/test_onnx_export.py test/wav_core/bench/test_scale.py 2>&1 \
-  | tee "$OUT/pytest.log"
-rc=${PIPESTATUS[0]}
-# The paper preset (2.3 B parameters, bf16, random weights), one row per process so a slow row loses
-# only itself. FLOPs per plan (counted on the meta device): 323 TFLOP at K=1, 948 TFLOP at K=3
-# (M=30 N=5 S=10); at 40 % of an H100's 989 TFLOPS that is 0.8 s and 2.4 s a plan, 6 plans a row,
-# plus about half a minute of FLOP counting on the CPU and the model build.
-for row in "1x30x5:${PAPER_K1_TIMEOUT:-120}" "3x30x5:${PAPER_K3_TIMEOUT:-180}"; do
-  r=${row%%:*}
-  timeout --kill-after=15 "${row##*:}" wav bench --preset paper --device cuda --rows "$r" --repeats 5 --warmup 1 \
-    --json "$OUT/bench_paper_$r.json" 2>&1 | tee "$OUT/bench_paper_$r.log"
-  status=${PIPESTATUS[0]}
-  if [ "$status" -ne 0 ]; then
-    echo "paper row $r: exit $status$( [ "$status" -eq 124 ] && echo ' (timed out after' "${row##*:}" 's)')"
-    rc=1
-  fi
+[ "$DEVICE" = cpu ] || nvidia-smi -L | tee "$RESULTS/gpu.txt"
+
+sim() {  # NAME BACKEND K M N [wav bench options...]
+  local name=$1 backend=$2 k=$3 m=$4 n=$5; shift 5
+  phase "$name" "$T_BENCH" "$RESULTS/$name.json" \
+    wav bench --preset "$PRESET" --device "$DEVICE" --backend "$backend" --K "$k" --M "$m" --N "$n" --repeats 20 --warmup 3 \
+    --no-naive --json "$RESULTS/$name.json" "$@"
+}
+sim bench_compile_bf16 torch-compile 3 16 4 --precision bf16
+sim bench_cudagraph torch-cudagraph 3 16 4
+sim bench_compile_bf16_K1M30N5 torch-compile 1 30 5 --precision bf16
+phase tests "$T_TESTS" "$RESULTS/pytest.xml" \
+  python3 -m pytest -q -p no:cacheprovider --import-mode=importlib -rs --junitxml="$RESULTS/pytest.xml" \
+  test/wav_core/planning/test_backends.py test/wav_core/export/test_onnx_export.py test/wav_core/bench/test_scale.py
+phase train_bench "$T_TRAIN_BENCH" "$RESULTS/train_bench.json" \
+  wav bench --train --preset "$PRESET" --device "$DEVICE" --batch 64 --repeats 10 --warmup 3 \
+  --variants encode,cache,bf16 --json "$RESULTS/train_bench.json"
+PAPER_ROWS=(1x30x5 3x30x5); [ "$DEVICE" = cuda ] || PAPER_ROWS=()  # a 2.3 B-parameter plan is for a GPU
+for r in "${PAPER_ROWS[@]}"; do
+  phase "bench_paper_$r" "$T_PAPER" "$RESULTS/bench_paper_$r.json" \
+    wav bench --preset paper --device cuda --rows "$r" --repeats 5 --warmup 1 --json "$RESULTS/bench_paper_$r.json"
 done
-for backend in torch-cudagraph onnxruntime tensorrt; do
-  wav bench --preset sim --device cuda --backend "$backend" --K 3 --M 16 --N 4 --repeats 20 --warmup 3 --no-naive \
-    --json "$OUT/bench_$backend.json" || rc=1
-done
-wav bench --preset sim --device cuda --backend torch-cudagraph --M 16 --N 4 --sweep-K 1,2,3,5 --no-naive \
-  --json "$OUT/bench_sweep.json" || rc=1
-exit "$rc"
+sim bench_compile_fp32 torch-compile 3 16 4 --precision fp32
+# Compiling each stage's step takes longer than timing it: the compiled variant runs on its own.
+phase train_bench_compile "$T_TRAIN_BENCH" "$RESULTS/train_bench_compile.json" \
+  wav bench --train --preset "$PRESET" --device "$DEVICE" --batch 64 --repeats 10 --warmup 3 \
+  --variants cache,bf16,bf16-compile --json "$RESULTS/train_bench_compile.json"
+phase bench_compile_sweep "$T_BENCH" "$RESULTS/bench_compile_sweep.json" \
+  wav bench --preset "$PRESET" --device "$DEVICE" --backend torch-compile --precision bf16 --M 16 --N 4 --sweep-K 1,2,3,5 \
+  --no-naive --json "$RESULTS/bench_compile_sweep.json"
+sim bench_onnxruntime onnxruntime 3 16 4
+sim bench_tensorrt tensorrt 3 16 4
+
+echo
+phase_table | tee "$RESULTS/summary.txt"
+! cut -f3 "$RESULTS/phases.tsv" | grep -qv '^ok\|^skipped'

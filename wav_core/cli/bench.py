@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-BACKEND_CHOICES = ("torch", "torch-cudagraph", "onnxruntime", "tensorrt")
+BACKEND_CHOICES = ("torch", "torch-cudagraph", "torch-compile", "onnxruntime", "tensorrt")
 PRESET_CHOICES = ("tiny", "cpu", "sim", "paper")
 """wav_core.model.presets.PRESETS, named here so that `wav --help` does not import torch."""
 
@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=BACKEND_CHOICES, default="torch",
                    help="backend to compare with eager torch (exports what it needs on the fly)")
     p.add_argument("--device", default="cpu", help="torch device of the model (cuda for the GPU backends)")
-    p.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp16", help="TensorRT engine precision")
+    p.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default=None,
+                   help="TensorRT engine precision (default fp16); torch-compile network precision (fp32 or bf16, "
+                        "default fp32)")
     p.add_argument("--solve", choices=["unrolled", "step"], default="unrolled",
                    help="onnxruntime: whole flow solves per graph run, or one run per flow step")
     p.add_argument("--attention", choices=["fused", "standard"], default="fused",
@@ -64,7 +66,9 @@ def _backend_options(args) -> dict:
     if args.backend == "onnxruntime":
         return {"solve": args.solve, "attention": args.attention, **({"threads": args.threads} if args.threads else {})}
     if args.backend == "tensorrt":
-        return {"precision": args.precision}
+        return {"precision": args.precision or "fp16"}
+    if args.backend == "torch-compile":
+        return {"precision": args.precision or "fp32"}
     return {}
 
 

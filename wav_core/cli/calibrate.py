@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--backend", default="torch",
-                   help="torch, torch-cudagraph, onnxruntime or tensorrt (falls back to torch with a warning)")
+                   help="torch, torch-cudagraph, torch-compile, onnxruntime or tensorrt (falls back to torch with a warning)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--out", required=True, help="output directory (calibration.json, calibration.png)")
     p.set_defaults(func=run)

@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(episodes x candidates per network batch; with --workers, each worker runs such batches); "
                         "the same episodes as one at a time, up to float round-off; needs backend torch or "
                         "torch-cudagraph")
-    p.add_argument("--backend", default="torch", help="torch, torch-cudagraph, onnxruntime or tensorrt (falls back to torch with a warning)")
+    p.add_argument("--backend", default="torch", help="torch, torch-cudagraph, torch-compile, onnxruntime or tensorrt (falls back to torch with a warning)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
 

@@ -36,7 +36,7 @@ class PlanResult:
 
 class WAVPolicy:
     """The one entry point for running the model: `backend` names what runs the networks
-    ("torch", "torch-cudagraph", "onnxruntime", "tensorrt"); an unavailable one falls back to
+    ("torch", "torch-cudagraph", "torch-compile", "onnxruntime", "tensorrt"); an unavailable one falls back to
     "torch" with a warning that says why. `backend_options` go to `make_backend` (onnx_dir, ...)."""
 
     def __init__(self, model: WAVModel, card: ModelCard, planner: PlannerConfig | None = None,

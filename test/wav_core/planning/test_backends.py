@@ -1,6 +1,7 @@
 """Backends behind one interface: an unavailable backend falls back to eager torch and says why;
 the CUDA-graph plan (static buffers, pure tensor work) equals the reference planner when run eagerly
-on any machine and when captured on a GPU; TensorRT engines plan like eager torch."""
+on any machine and when captured on a GPU; compiled networks plan like eager ones (step by step on
+the CPU, captured on a GPU); TensorRT engines plan like eager torch."""
 
 import sys
 from dataclasses import replace
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from wav_core.model.config import WorldConfig
 from wav_core.planning import LatentPlanner, PlannerConfig, random_policy
 from wav_core.planning.backend import Backend, BackendFallbackWarning, BackendUnavailable, make_backend
 from wav_core.planning.backend.static_plan import StaticPlan
@@ -116,6 +118,44 @@ def test_captured_cuda_graph_plans_match_eager_on_the_gpu():
     for a, b in zip(graph, eager):
         assert rel(a.actions, b.actions) < 1e-3
         np.testing.assert_allclose(a.iteration_best_snr, b.iteration_best_snr, rtol=1e-3)
+
+
+def test_compiled_networks_plan_like_eager_and_leave_the_policy_model_as_it_was():
+    # one world block: compilation on two CPU cores takes seconds per block
+    policy = random_policy("tiny", replace(CFG, warm_start=0.5), model_overrides={"world": WorldConfig(dim=64, depth=1, heads=4)})
+    images, state = observation(policy)
+    eager = [policy.plan(images, state, seed=s, warm=s > 0) for s in range(2)]
+    world = policy.model.world
+    policy.set_backend("torch-compile")
+    assert policy.backend.name == "torch-compile" and not policy.backend.captures_plan  # CPU: the planner drives it
+    assert policy.model.world is world and policy.backend.model.world is not world
+    policy.reset()
+    compiled = [policy.plan(images, state, seed=s, warm=s > 0) for s in range(2)]
+    for a, b in zip(compiled, eager):
+        assert rel(a.actions, b.actions) < 1e-4
+        np.testing.assert_allclose(a.iteration_best_snr, b.iteration_best_snr, rtol=1e-4)
+
+
+def test_compiled_backend_refuses_precisions_it_cannot_run(policy):
+    with pytest.raises(ValueError, match=r"precision got 'fp16', expected one of \['fp32', 'bf16'\]"):
+        make_backend("torch-compile", policy, CFG, precision="fp16")
+    if not torch.cuda.is_available():
+        with pytest.raises(BackendUnavailable, match="bf16 planning is for CUDA devices"):
+            make_backend("torch-compile", policy, CFG, strict=True, precision="bf16")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graph capture needs CUDA")
+@pytest.mark.parametrize("precision,tolerance", [("fp32", 1e-3), ("bf16", 5e-2)])
+def test_compiled_and_captured_plans_match_eager_on_the_gpu(precision, tolerance):
+    policy = random_policy("tiny", replace(CFG, warm_start=0.5), device="cuda")
+    images, state = observation(policy)
+    eager = [policy.plan(images, state, seed=s, warm=s > 0) for s in range(3)]
+    policy.set_backend("torch-compile", precision=precision)
+    assert policy.backend.name == "torch-compile" and policy.backend.captures_plan
+    policy.reset()
+    graph = [policy.plan(images, state, seed=s, warm=s > 0) for s in range(3)]
+    for a, b in zip(graph, eager):
+        assert rel(a.actions, b.actions) < tolerance
 
 
 def test_tensorrt_engines_plan_like_eager_and_are_cached(tmp_path):

@@ -13,7 +13,7 @@ from .base import Backend
 if TYPE_CHECKING:
     from ..policy import WAVPolicy
 
-BACKENDS = ("torch", "torch-cudagraph", "onnxruntime", "tensorrt")
+BACKENDS = ("torch", "torch-cudagraph", "torch-compile", "onnxruntime", "tensorrt")
 log = logging.getLogger("wav_core.planning.backend")
 
 
@@ -35,6 +35,10 @@ def _build(name: str, policy: "WAVPolicy", cfg: PlannerConfig, options: dict) ->
         from .cudagraph import CudaGraphBackend
 
         return CudaGraphBackend(model, cfg, **options)
+    if name == "torch-compile":
+        from .compiled import CompiledBackend
+
+        return CompiledBackend(model, cfg, **options)
     if name == "onnxruntime":
         from .onnxruntime import OnnxRuntimeBackend
 
