@@ -2,8 +2,9 @@
 # A drawer model and its model card in one command of at most 9 minutes on one GPU (H100/H200,
 # 16 cores): record mixed-quality and expert demonstrations in the MuJoCo twin, import them, cache
 # the frames, train every stage (config/train_gpu_recipe.yaml), export, run the closed-loop K sweep
-# on held-out seeds (sync mode, one phase per K), measure plan latency (`wav bench`), check the value
-# ranking on held-out episodes (`wav calibrate`), diagnose (`wav diagnose`) and write MODEL_CARD.md.
+# on held-out seeds (sync mode, one phase per K, each episode journalled), measure plan latency
+# (`wav bench`), check the value ranking on held-out episodes (`wav calibrate`), diagnose
+# (`wav diagnose`, last: it only uses what time is left) and write MODEL_CARD.md.
 #
 # Every phase runs under its own time guard (scripts/lib/phase.sh), so a slow phase never loses the
 # others' results: training stopped by its guard leaves its last checkpoint, which is exported and
@@ -13,7 +14,7 @@
 #
 # Sizes and budgets from the environment (defaults for the GPU machine):
 #   EPISODES=48 (mixed quality) EXPERT_EPISODES=16 DISTURB_EPISODES=0 (the expert with its servos
-#   pushed off its commands: recovery for the action stage; README, "Demonstrations with failures") HELDOUT=16 EVAL_EPISODES=50 (per K) KS=0,1,3
+#   pushed off its commands: recovery for the action stage; README, "Demonstrations with failures") HELDOUT=16 EVAL_EPISODES=50 (per K) KS=0,3
 #   M=8 N=4 S=10 WORKERS=<cpus> MAX_SECONDS=20 (sim seconds per recorded episode; the drawer expert
 #   needs about 15) EVAL_MAX_SECONDS=$MAX_SECONDS (per evaluated episode)
 #   DIAGNOSE_EPISODES=8 TRAIN_CONFIG=config/train_gpu_recipe.yaml PRESET= (e.g. tiny: replaces the
@@ -37,7 +38,7 @@ EXPERT_EPISODES=${EXPERT_EPISODES:-16}
 DISTURB_EPISODES=${DISTURB_EPISODES:-0}
 HELDOUT=${HELDOUT:-16}
 EVAL_EPISODES=${EVAL_EPISODES:-50}
-KS=${KS:-0,1,3}
+KS=${KS:-0,3}
 M=${M:-8} N=${N:-4} S=${S:-10}
 WORKERS=${WORKERS:-$(nproc)}
 MAX_SECONDS=${MAX_SECONDS:-20}
@@ -188,23 +189,23 @@ WEIGHTS=$MODEL/weights.safetensors
 run_phase --after "$WEIGHTS" bench "$T_BENCH" "$RESULTS/bench.json" \
   wav bench --model "$MODEL" --device "$DEVICE" --backend "$BENCH_BACKEND" --K 3 --M "$M" --N "$N" --S "$S" \
   --no-naive --json "$RESULTS/bench.json"
-run_phase --after "$WEIGHTS" diagnose "$T_DIAGNOSE" "$RESULTS/diagnose.json" \
-  wav diagnose --model "$MODEL" --data "$WORK/heldout" --episodes "$((DIAGNOSE_EPISODES < HELDOUT ? DIAGNOSE_EPISODES : HELDOUT))" \
-  --S "$S" --json "$RESULTS/diagnose.json"
-# One phase per K, cheapest first, each given an equal share of the time left before calibration.
+# One phase per K, cheapest first, each given an equal share of the time left before calibration and
+# diagnosis. Each finished episode goes to a journal, so a K cut by its guard resumes on the next call
+# with the episodes it has (same weights and settings only).
 IFS=, read -r -a KLIST <<< "$KS"
 CELLS=()
 for k in "${KLIST[@]}"; do CELLS+=("$RESULTS/eval_K$k.json"); done
 for i in "${!KLIST[@]}"; do
   k=${KLIST[$i]} left=0
   for c in "${CELLS[@]:$i}"; do phase_fresh "$c" "$WEIGHTS" || left=$((left + 1)); done
-  share=$(( (DEADLINE - $(date +%s) - T_CALIBRATE) / (left > 0 ? left : 1) ))
+  share=$(( (DEADLINE - $(date +%s) - T_CALIBRATE - T_DIAGNOSE) / (left > 0 ? left : 1) ))
   [ "$share" -gt "$T_EVAL" ] && share=$T_EVAL
   [ "$share" -lt 0 ] && share=0
   run_phase --after "$WEIGHTS" "eval_K$k" "$share" "$RESULTS/eval_K$k.json" \
     wav eval --model "$MODEL" --task drawer --episodes "$EVAL_EPISODES" --seed "$EVAL_SEED" \
     --max-seconds "$EVAL_MAX_SECONDS" --K "$k" --M "$M" --N "$N" --S "$S" --mode sync --workers "$WORKERS" \
-    --batch "$EVAL_BATCH" --backend "$EVAL_BACKEND" --device "$DEVICE" --json "$RESULTS/eval_K$k.json"
+    --batch "$EVAL_BATCH" --backend "$EVAL_BACKEND" --device "$DEVICE" --journal "$RESULTS/eval_K$k.episodes.jsonl" \
+    --json "$RESULTS/eval_K$k.json"
 done
 EVALS=(); for c in "${CELLS[@]}"; do [ -f "$c" ] && EVALS+=(--after "$c"); done
 run_phase --always "${EVALS[@]}" sweep "$T_CARD" "$RESULTS/eval.json" \
@@ -213,6 +214,9 @@ WITH_EVAL=(); [ -f "$RESULTS/eval.json" ] && WITH_EVAL=(--eval "$RESULTS/eval.js
 run_phase --after "$WEIGHTS" --after "$RESULTS/eval.json" calibrate "$T_CALIBRATE" "$RESULTS/calibration/calibration.json" \
   wav calibrate --model "$MODEL" --data "$WORK/heldout" "${WITH_EVAL[@]}" --ticks-per-episode 10 --K 0 \
   --M "$M" --N "$N" --device "$DEVICE" --out "$RESULTS/calibration"
+run_phase --after "$WEIGHTS" diagnose "$T_DIAGNOSE" "$RESULTS/diagnose.json" \
+  wav diagnose --model "$MODEL" --data "$WORK/heldout" --episodes "$((DIAGNOSE_EPISODES < HELDOUT ? DIAGNOSE_EPISODES : HELDOUT))" \
+  --S "$S" --json "$RESULTS/diagnose.json"
 
 # --- model card -----------------------------------------------------------------------------------
 CARD=()

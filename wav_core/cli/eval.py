@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="YAML with a robot: section (cameras, rates) and optionally a policy: section "
                                     "(its executor and safety settings are used); default: the built-in rig")
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--journal", help="append each finished episode here (JSON lines); a rerun with the same model, "
+                                     "task and settings takes the episodes it holds instead of running them again, "
+                                     "so a stopped evaluation resumes")
     p.add_argument("--plot", help="with --sweep: PNG of success and latency vs K (default next to --json)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch threads (0: torch's default; with --workers > 1: per worker, 0 means 1)")
@@ -93,8 +96,13 @@ def run(args: argparse.Namespace) -> int:
     key, values = _sweep_values(args.sweep) if args.sweep else ("K", [args.K])
     planners = [PlannerConfig(K=v if key == "K" else args.K, M=args.M, N=args.N, S=args.S,
                               warm_start=v if key == "warm" else args.warm_start) for v in values]
+    journal = None
+    if args.journal:
+        from ..eval.journal import EpisodeJournal, weights_digest
+
+        journal = EpisodeJournal(args.journal, weights_digest(args.model), cfg)
     results = evaluate_sweep(source, cfg, planners, robot, workers=args.workers, threads=args.threads or None,
-                             batch=args.batch)
+                             batch=args.batch, journal=journal)
     for r in results:
         print(f"K={r['K']} warm={r['warm_start']}: success_rate {r['success_rate']:.3f}  subgoals {r['subgoal_rates']}  "
               f"mean ticks {r['mean_episode_ticks']:.0f}  plan latency median {r['plan_latency_ms']['median']:.1f} ms "

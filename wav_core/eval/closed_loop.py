@@ -206,7 +206,7 @@ def _progress_line(planner: PlannerConfig, res: EpisodeResult, done: int, total:
 
 def run_episodes(policy: WAVPolicy | PolicySource, cfg: EvalConfig, planners: list[PlannerConfig],
                  robot: RobotConfig | None = None, workers: int = 1, threads: int | None = None,
-                 progress: bool = True, batch: int = 1) -> list[list[EpisodeResult]]:
+                 progress: bool = True, batch: int = 1, journal=None) -> list[list[EpisodeResult]]:
     """The episodes of every seed of `cfg` under each planner setting: one list per planner, in seed
     order.
 
@@ -218,6 +218,8 @@ def run_episodes(policy: WAVPolicy | PolicySource, cfg: EvalConfig, planners: li
     progress: one line on stderr per finished episode. Plan latencies measured with workers > 1 are
     taken while the workers share the CPU (and GPU), so they are higher than a single planner's;
     with batch > 1 they are the batched calls' wall times.
+    journal: an EpisodeJournal (see journal.py); episodes it already holds are not run again, and
+    each finished episode is appended to it.
     """
     from .batched import check_batch
 
@@ -234,14 +236,29 @@ def run_episodes(policy: WAVPolicy | PolicySource, cfg: EvalConfig, planners: li
     for p in planners:
         p.validate()
     seeds = episode_seeds(cfg)
-    groups = [tuple(seeds[i:i + batch]) for i in range(0, len(seeds), batch)]
-    jobs = [(k, planner, group, batch > 1) for k, planner in enumerate(planners) for group in groups]
+    done = journal.load(planners) if journal is not None else {}
+    done = {key: res for key, res in done.items() if key[1] in seeds}
+    jobs = []
+    for k, planner in enumerate(planners):
+        todo = [s for s in seeds if (k, s) not in done]
+        jobs += [(k, planner, tuple(todo[i:i + batch]), batch > 1) for i in range(0, len(todo), batch)]
+    total = len(seeds) * len(planners)
+    if progress and done:
+        print(f"{len(done)} of {total} episodes taken from the journal {journal.path}", file=sys.stderr, flush=True)
+
+    def report(k: int, res: EpisodeResult) -> None:
+        done[(k, res.seed)] = res
+        if journal is not None:
+            journal.append(planners[k], res)
+        if progress:
+            print(_progress_line(planners[k], res, len(done), total), file=sys.stderr, flush=True)
+
     if workers > 1 and threads is None:
         threads = 1
     if workers > 1 and len(jobs) > 1:
-        done = _run_parallel(policy, cfg, planners, robot, jobs, min(workers, len(jobs)), threads, progress)
-    else:
-        done = _run_serial(policy, cfg, planners, robot, jobs, threads, progress)
+        _run_parallel(policy, cfg, planners, robot, jobs, min(workers, len(jobs)), threads, report)
+    elif jobs:
+        _run_serial(policy, cfg, planners, robot, jobs, threads, report)
     return [[done[(k, seed)] for seed in seeds] for k in range(len(planners))]
 
 
@@ -258,7 +275,7 @@ def _run_job(policy: WAVPolicy, envs: list, cfg: EvalConfig, seeds: tuple[int, .
     return run_episode_batch(policy, envs, list(seeds), cfg)
 
 
-def _run_serial(policy, cfg, planners, robot, jobs, threads, progress) -> dict:
+def _run_serial(policy, cfg, planners, robot, jobs, threads, report) -> None:
     import torch
 
     from ..sim.env import SimEnv
@@ -270,24 +287,19 @@ def _run_serial(policy, cfg, planners, robot, jobs, threads, progress) -> dict:
     try:
         if isinstance(policy, PolicySource):
             policy = policy.load(planners[0])
-        done = {}
-        total = sum(len(job[2]) for job in jobs)
         envs.append(SimEnv(cfg.task, robot or RobotConfig()))
         for k, planner, seeds, lockstep in jobs:
             if policy.planner.cfg != planner:
                 policy.set_planner(planner)
             for res in _run_job(policy, envs, cfg, seeds, lockstep, lambda: SimEnv(cfg.task, robot or RobotConfig())):
-                done[(k, res.seed)] = res
-                if progress:
-                    print(_progress_line(planner, res, len(done), total), file=sys.stderr, flush=True)
-        return done
+                report(k, res)
     finally:
         for env in envs:
             env.close()
         torch.set_num_threads(previous_threads)
 
 
-def _run_parallel(source: PolicySource, cfg, planners, robot, jobs, workers, threads, progress) -> dict:
+def _run_parallel(source: PolicySource, cfg, planners, robot, jobs, workers, threads, report) -> None:
     from ..model.files import load_card
 
     load_card(source.model_dir)  # a missing or malformed model directory fails here, not in every worker
@@ -297,16 +309,11 @@ def _run_parallel(source: PolicySource, cfg, planners, robot, jobs, workers, thr
         for p in planners[1:]:
             policy.set_planner(p)
         del policy
-    done = {}
-    total = sum(len(job[2]) for job in jobs)
     with job_results(_worker_job, jobs, workers, ordered=False, initializer=_worker_init,
                      initargs=(source, cfg, robot, planners[0], threads)) as results:
         for k, episodes in results:
             for res in episodes:
-                done[(k, res.seed)] = res
-                if progress:
-                    print(_progress_line(planners[k], res, len(done), total), file=sys.stderr, flush=True)
-    return done
+                report(k, res)
 
 
 _WORKER: dict = {}
@@ -374,10 +381,10 @@ def _planner_or_default(policy: WAVPolicy | PolicySource, planner: PlannerConfig
 
 def evaluate_sweep(policy: WAVPolicy | PolicySource, cfg: EvalConfig, planners: list[PlannerConfig],
                    robot: RobotConfig | None = None, progress: bool = True, workers: int = 1,
-                   threads: int | None = None, batch: int = 1) -> list[dict]:
+                   threads: int | None = None, batch: int = 1, journal=None) -> list[dict]:
     """`summarize` of each planner setting over the same seeds; with workers > 1 all (planner, seeds)
     jobs share one pool so no worker idles between settings. See `run_episodes`."""
-    runs = run_episodes(policy, cfg, planners, robot, workers, threads, progress, batch)
+    runs = run_episodes(policy, cfg, planners, robot, workers, threads, progress, batch, journal)
     return [summarize(eps, cfg, p) for eps, p in zip(runs, planners)]
 
 

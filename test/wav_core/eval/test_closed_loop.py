@@ -2,11 +2,14 @@
 same episodes as a serial run: each worker loads the model directory itself, and with a fixed plan
 latency an episode depends only on its seed and settings."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from wav_core.cli.main import main
 from wav_core.eval.closed_loop import EvalConfig, PolicySource, run_episodes, summarize
+from wav_core.eval.journal import EpisodeJournal, weights_digest
 from wav_core.model.files import save_model
 from wav_core.planning import PlannerConfig, random_policy
 
@@ -46,6 +49,34 @@ def test_two_workers_give_the_serial_episodes_in_seed_order(model_dir, capsys):
     assert len(lines) == 4 and all("success=" in line and "ticks=20" in line for line in lines)
     assert sorted(line.split("] ", 1)[1].split(" success")[0] for line in lines) == \
         ["K=0 seed=31", "K=0 seed=32", "K=1 seed=31", "K=1 seed=32"]
+
+
+def test_a_journalled_evaluation_resumes_without_running_its_finished_episodes_again(model_dir, tmp_path, capsys):
+    source, path = PolicySource(model_dir), tmp_path / "episodes.jsonl"
+    journal = EpisodeJournal(path, weights_digest(model_dir), CFG)
+    first = run_episodes(source, replace(CFG, episodes=1), PLANNERS, journal=journal)
+    assert len(path.read_text().splitlines()) == 2  # one seed, two planner settings
+    path.write_text(path.read_text() + '{"key": "torn by a kill')  # the process died mid-line
+    capsys.readouterr()
+    resumed = run_episodes(source, CFG, PLANNERS, journal=EpisodeJournal(path, weights_digest(model_dir), CFG))
+    err = capsys.readouterr().err
+    assert "2 of 4 episodes taken from the journal" in err
+    assert sorted(line.split("] ", 1)[1].split(" success")[0] for line in err.splitlines()[1:]) == \
+        ["K=0 seed=32", "K=1 seed=32"]  # only the missing seed ran
+    assert [[e.seed for e in run] for run in resumed] == [[31, 32], [31, 32]]
+    assert [episode_fields(run[0]) for run in resumed] == [episode_fields(run[0]) for run in first]
+    # Another model's or another setting's episodes are never taken.
+    other = EpisodeJournal(path, "0" * 16, CFG)
+    assert other.load(PLANNERS) == {}
+    assert EpisodeJournal(path, weights_digest(model_dir), replace(CFG, max_seconds=2.0)).load(PLANNERS) == {}
+    assert set(EpisodeJournal(path, weights_digest(model_dir), CFG).load(PLANNERS[1:])) == {(0, 31), (0, 32)}
+
+
+def test_a_journal_line_that_is_not_an_episode_is_an_error_naming_the_file(model_dir, tmp_path):
+    path = tmp_path / "episodes.jsonl"
+    path.write_text("not json\n{}\n")
+    with pytest.raises(ValueError, match=r"episodes.jsonl: line 1 is not a journalled episode"):
+        EpisodeJournal(path, weights_digest(model_dir), CFG).load(PLANNERS)
 
 
 def test_a_worker_that_cannot_load_the_policy_ends_the_run_with_its_error(model_dir):
