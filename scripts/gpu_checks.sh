@@ -44,7 +44,8 @@ sim bench_cudagraph torch-cudagraph 3 16 4
 sim bench_compile_bf16_K1M30N5 torch-compile 1 30 5 --precision bf16
 phase tests "$T_TESTS" "$RESULTS/pytest.xml" \
   python3 -m pytest -q -p no:cacheprovider --import-mode=importlib -rs --junitxml="$RESULTS/pytest.xml" \
-  test/wav_core/planning/test_backends.py test/wav_core/export/test_onnx_export.py test/wav_core/bench/test_scale.py
+  test/wav_core/planning/test_backends.py test/wav_core/export/test_onnx_export.py test/wav_core/bench/test_scale.py \
+  test/wav_core/training/test_train.py::test_compiled_training_follows_the_eager_run_on_the_gpu
 phase train_bench "$T_TRAIN_BENCH" "$RESULTS/train_bench.json" \
   wav bench --train --preset "$PRESET" --device "$DEVICE" --batch 64 --repeats 10 --warmup 3 \
   --variants encode,cache,bf16 --json "$RESULTS/train_bench.json"
@@ -57,7 +58,7 @@ sim bench_compile_fp32 torch-compile 3 16 4 --precision fp32
 # Compiling each stage's step takes longer than timing it: the compiled variant runs on its own.
 phase train_bench_compile "$T_TRAIN_BENCH" "$RESULTS/train_bench_compile.json" \
   wav bench --train --preset "$PRESET" --device "$DEVICE" --batch 64 --repeats 10 --warmup 3 \
-  --variants cache,bf16,bf16-compile --json "$RESULTS/train_bench_compile.json"
+  --variants cache,bf16,bf16-compile,bf16-graphs --json "$RESULTS/train_bench_compile.json"
 phase bench_compile_sweep "$T_BENCH" "$RESULTS/bench_compile_sweep.json" \
   wav bench --preset "$PRESET" --device "$DEVICE" --backend torch-compile --precision bf16 --M 16 --N 4 --sweep-K 1,2,3,5 \
   --no-naive --json "$RESULTS/bench_compile_sweep.json"

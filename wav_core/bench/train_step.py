@@ -14,6 +14,7 @@ Variants:
 - `bf16`: `cache` under bf16 autocast (what `wav train` does on a GPU); CUDA only.
 - `compile`, `bf16-compile`: `cache` / `bf16` with the stage's loss module under torch.compile;
   the first step, which compiles, is reported apart from the steady state.
+- `bf16-graphs`: `bf16-compile` in torch.compile's "reduce-overhead" mode (CUDA graphs); CUDA only.
 The tokenizer stage always reads frames, so its `encode` and `cache` rows run the same step: their
 ratio shows the measurement noise.
 """
@@ -42,6 +43,8 @@ class Variant:
     """Read precomputed tokenizer latents instead of encoding frames (stages after the tokenizer's)."""
     compile: bool = False
     bf16: bool = False
+    mode: str | None = None
+    """torch.compile mode (None: inductor's default; "reduce-overhead": also CUDA graphs)."""
 
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
@@ -50,6 +53,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("bf16", cached_latents=True, bf16=True),
     Variant("compile", cached_latents=True, compile=True),
     Variant("bf16-compile", cached_latents=True, compile=True, bf16=True),
+    Variant("bf16-graphs", cached_latents=True, compile=True, bf16=True, mode="reduce-overhead"),
 )}
 
 INSTRUCTIONS = ("pick up the cube and hand it over", "place the cube in the bowl")
@@ -144,7 +148,7 @@ class _Run:
         if variant.compile:
             # In place (nn.Module.compile): the module keeps its type, so DDP-style callers and
             # train_step see the same StageLoss they would without compilation.
-            self.loss_module.compile()
+            self.loss_module.compile(mode=variant.mode)
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if variant.bf16 else None
         self.batch = latent_batch if variant.cached_latents and stage != "tokenizer" else batch
         self.times_ms: list[float] = []

@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--batch", type=int, default=16, help="samples per training step")
     t.add_argument("--stages", default="tokenizer,world,value,action", help="comma-separated training stages")
     t.add_argument("--variants", default=None,
-                   help="comma-separated of encode, cache, bf16, compile, bf16-compile "
+                   help="comma-separated of encode, cache, bf16, compile, bf16-compile, bf16-graphs "
                         "(default encode,cache; encode,cache,bf16 on CUDA)")
     t.add_argument("--seed", type=int, default=0, help="weights, batch and per-step random draws")
     p.set_defaults(func=run)

@@ -11,6 +11,8 @@ from ..model.config import ModelConfig
 from ..model.presets import preset
 from .config import TrainConfig
 
+COMPILE_MODES = ("off", "default", "reduce-overhead")
+
 
 @dataclass
 class RunConfig:
@@ -28,6 +30,15 @@ class RunConfig:
     latent_cache: bool = True
     """World, value and action stages read tokenizer latents computed once per stage instead of
     encoding every sample's frames at every step (same losses, no images loaded)."""
+    compile: str = "off"
+    """torch.compile of each stage's loss (forward and backward): "off", "default" (inductor's fused
+    kernels) or "reduce-overhead" (fused kernels replayed as CUDA graphs: on a GPU a small model's
+    step is bound by launching kernels from Python). Compiling costs seconds to minutes per stage
+    before its first step; `wav bench --train --variants bf16,bf16-compile,bf16-graphs` measures both."""
+
+    def validate(self) -> None:
+        if self.compile not in COMPILE_MODES:
+            raise ConfigError(f"compile: got {self.compile!r}, expected one of {list(COMPILE_MODES)}")
 
     def model_config(self) -> ModelConfig:
         base = to_dict(preset(self.preset))

@@ -164,6 +164,8 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
                 model.load_state_dict(weights)
         set_trainable(model, stage)
         loss_module: torch.nn.Module = StageLoss(model, stage, norm, scfg.caption_dropout)
+        if cfg.compile != "off":
+            loss_module.compile(mode=None if cfg.compile == "default" else cfg.compile)
         if env.world > 1:
             loss_module = torch.nn.parallel.DistributedDataParallel(
                 loss_module, device_ids=[env.device.index] if env.device.type == "cuda" else None,

@@ -50,7 +50,7 @@ def test_same_seed_same_losses_and_another_seed_others():
 
 @pytest.mark.parametrize("flag, value, allowed", [
     ("--stages", "world,critic", "tokenizer, world, value, action"),
-    ("--variants", "cache,fast", "encode, cache, bf16, compile, bf16-compile"),
+    ("--variants", "cache,fast", "encode, cache, bf16, compile, bf16-compile, bf16-graphs"),
 ])
 def test_an_unknown_stage_or_variant_names_the_flag_and_the_allowed_values(capsys, flag, value, allowed):
     assert wav(["bench", "--train", "--preset", "tiny", flag, value]) == 2

@@ -11,10 +11,11 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from wav_core.config.loader import ConfigError
 from wav_core.planning import WAVPolicy
 from wav_core.training.config import StageConfig, TrainConfig
 from wav_core.training.export import export_run
-from wav_core.training.run_config import RunConfig
+from wav_core.training.run_config import RunConfig, load_run_config
 from wav_core.training.trainer import train
 from wav_test_support import synthetic_dataset
 
@@ -114,3 +115,19 @@ def test_two_gloo_processes_end_with_identical_parameters(dataset, tmp_path):
         assert torch.equal(a[name], b[name]), name
     # Both ranks trained (the action head starts at zero and must have moved).
     assert a["action.out.weight"].abs().sum() > 0
+
+
+def test_an_unknown_compile_mode_names_the_key_and_the_modes(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("preset: tiny\ncompile: max\n")
+    with pytest.raises(ConfigError, match=r"run.yaml: compile: got 'max', expected one of \['off', 'default', 'reduce-overhead'\]"):
+        load_run_config(path)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="compiled training is for CUDA (minutes to compile on a CPU)")
+@pytest.mark.parametrize("mode", ["default", "reduce-overhead"])
+def test_compiled_training_follows_the_eager_run_on_the_gpu(dataset, tmp_path, mode):
+    eager = train(tmp_path / "eager", tiny_run(), dataset, ["action"], progress=False, log=lambda s: None)
+    compiled = train(tmp_path / "compiled", tiny_run(compile=mode), dataset, ["action"], progress=False,
+                     log=lambda s: None)
+    np.testing.assert_allclose(compiled.losses["action"], eager.losses["action"], rtol=0.1)  # bf16 autocast in both
