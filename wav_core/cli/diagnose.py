@@ -51,6 +51,12 @@ def run(args: argparse.Namespace) -> int:
         observations = sim_observations(policy, args.task, args.seed, args.episodes, args.ticks_per_episode)
         source = {"task": args.task, "seeds": [args.seed + i for i in range(args.episodes)]}
     result = {"model": str(args.model), **source, **diagnose(policy, observations, args.variants, args.seed, calibration)}
+    if args.data is not None:
+        from ..eval.value_readout import value_readout
+
+        readout = value_readout(policy, args.data, args.ticks_per_episode, args.variants, args.seed, args.episodes)
+        result["value_readout"] = {k: v for k, v in readout.items() if k not in ("dataset", "points")}  # episodes kept
+        result["value_readout"]["points"] = len(readout["points"])
     for line in report_lines(result):
         print(line)
     out.parent.mkdir(parents=True, exist_ok=True)

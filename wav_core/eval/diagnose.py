@@ -9,7 +9,9 @@ runs (`iteration.decode`) is repeated with one noise varied and the others held 
   averaged over steps and joints;
 - value_spread.video: std across video variants of the predicted total value (normalised, mean
   over the chunk), at a fixed value noise: whether the value module tells futures apart;
-- value_rank.spearman: rank correlation of predicted and true reward-to-go on held-out episodes.
+- value_rank.spearman: rank correlation of predicted and true reward-to-go on held-out episodes;
+- value_readout (held-out data): the same ranking for the mean of several value draws, given imagined
+  futures and (`future` conditioning) the true future (see value_readout.py).
 """
 
 from __future__ import annotations
@@ -149,6 +151,12 @@ def report_lines(result: dict) -> list[str]:
         r = result["value_rank"]
         lines.append(f"value ranking on held-out ticks: spearman {r['spearman']:.3f}, pearson {r['pearson']:.3f} "
                      f"({r['points']} ticks)")
+    if "value_readout" in result:
+        r = result["value_readout"]
+        for source, what in (("imagined", "imagined futures"), ("true_future", "the true future")):
+            if source in r:
+                lines.append(f"value ranking given {what} (mean of {r['samples']} draws): spearman "
+                             f"{r[source]['spearman']:.3f}, pearson {r[source]['pearson']:.3f}")
     if a["video"] < 0.05 * max(a["action_noise"], 1e-12) and a["value"] < 0.05 * max(a["action_noise"], 1e-12):
         lines.append("the plan barely reaches the action: planning cannot change what the robot does")
     return lines

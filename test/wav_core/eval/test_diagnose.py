@@ -63,7 +63,26 @@ def test_cli_writes_the_figures_for_held_out_data(tmp_path, tiny_dataset):
     result = json.loads(out.read_text())
     assert set(result["action_spread"]) == {"video", "value", "action_noise"}
     assert "video" in result["value_spread"] and "spearman" in result["value_rank"]
-    assert "video noise" in r.stdout
+    assert result["value_readout"]["points"] == 2 and "spearman" in result["value_readout"]["imagined"]
+    assert "true_future" not in result["value_readout"]  # a paper-conditioned value never saw true futures
+    assert "video noise" in r.stdout and "value ranking given imagined futures (mean of 3 draws)" in r.stdout
+
+
+def test_the_readout_feeds_the_true_future_to_a_future_conditioned_value(tiny_dataset):
+    from wav_core.data.torch_dataset import SampleSpec, WavDataset
+    from wav_core.eval.value_readout import readout_at, value_readout
+
+    policy = random_policy("tiny", PlannerConfig(K=0, S=3), model_overrides={"conditioning": "future"})
+    sample = WavDataset(str(tiny_dataset), SampleSpec.for_model(policy.cfg))[3]
+    other = dict(sample, future=1.0 - sample["future"])  # another future after the same history
+    with torch.no_grad():
+        a, b = (readout_at(policy, s, 4, torch.Generator().manual_seed(0)) for s in (sample, other))
+    assert a["imagined"] == b["imagined"]  # imagined futures depend on the history only
+    assert a["true_future"] != pytest.approx(b["true_future"], abs=1e-6)
+    result = value_readout(policy, tiny_dataset, ticks_per_episode=3, samples=2, max_episodes=1)
+    assert len(result["points"]) == 3 and set(result) >= {"imagined", "true_future"}
+    assert [set(e) for e in result["episodes"]] == [{"episode", "true", "imagined", "true_future"}]
+    assert all(-1.0 <= result[s]["spearman"] <= 1.0 for s in ("imagined", "true_future"))
 
 
 def test_cli_bad_model_or_data_names_the_problem_and_writes_nothing(tmp_path, tiny_dataset):

@@ -1,0 +1,83 @@
+"""Can the value module read a future? Its ranking on held-out ticks, given the futures the world
+imagines and given the future that really followed.
+
+`value_calibration` scores one sampled value of one imagined future, so a poor figure there may be
+sampling noise, a world that imagines the wrong futures, or a value that ignores what it is shown.
+This check averages `samples` value draws per tick and, under `future` conditioning (the value is
+trained on the true future noised to the feature time), also feeds it the true future noised the
+same way. A value that ranks true futures but not imagined ones points at the world module; one
+that ranks neither has not learned to read futures, or its target is not visible in them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..model.flow import interpolate
+from ..model.wav import Context
+from ..planning.policy import WAVPolicy
+from .diagnose import spearman
+
+
+def readout_at(policy: WAVPolicy, sample: dict, samples: int, generator: torch.Generator) -> dict[str, float]:
+    """Mean predicted total reward-to-go (first chunk step, robot units) of one dataset sample, over
+    `samples` imagined futures and, under `future` conditioning, over `samples` noisings of its true
+    future."""
+    model, backend, norm = policy.model, policy.backend, policy.card.normalization
+    cfg, dev = policy.planner.cfg, policy.device
+    history = sample["history"][None].to(dev).float()
+    ctx: Context = backend.context(history, [sample["instruction"]])
+
+    def draw(*shape):
+        return torch.randn(*shape, generator=generator).to(dev)
+
+    def total(states, z_val) -> float:
+        return float(norm.value_inverse(backend.values(states, z_val))[:, 0, -1].mean())
+
+    mc = policy.cfg
+    z_val = draw(samples, *mc.value_shape)
+    out = {"imagined": total(backend.features(ctx, draw(samples, *mc.future_latent_shape)), z_val)}
+    if mc.conditioning == "future":
+        t_f = model.feature_time(cfg.feature_steps, cfg.S)
+        x0 = model.tokenizer.latents(sample["future"][None].to(dev).float()).expand(samples, *mc.future_latent_shape)
+        t = torch.full((samples,), t_f, device=dev)
+        noised = interpolate(x0, draw(*x0.shape), t)
+        memory = ctx.memory.expand(samples, *ctx.memory.shape[1:])
+        out["true_future"] = total(model.world_states(memory, noised, t_f, ctx), z_val)
+    return out
+
+
+def value_readout(policy: WAVPolicy, dataset_dir: str | Path, ticks_per_episode: int = 5, samples: int = 8,
+                  seed: int = 0, max_episodes: int | None = None) -> dict:
+    """Spearman and Pearson correlation of the true total reward-to-go with the mean prediction, per
+    source ("imagined", and "true_future" under `future` conditioning), over evenly spaced ticks of
+    each held-out episode; with the per-tick points and each episode's means (whether successes and
+    failures are told apart at all)."""
+    from ..data.torch_dataset import SampleSpec, WavDataset
+
+    if samples < 1 or ticks_per_episode < 1:
+        raise ValueError(f"samples and ticks_per_episode: got {samples} and {ticks_per_episode}, expected >= 1")
+    ds = WavDataset(str(dataset_dir), SampleSpec.for_model(policy.cfg))
+    starts = np.cumsum([0] + [e.ticks for e in ds.data.episodes])
+    gen = torch.Generator().manual_seed(seed)
+    points = []
+    with torch.no_grad():
+        for ep, info in enumerate(ds.data.episodes[:max_episodes]):
+            for t in np.unique(np.linspace(0, info.ticks - 1, min(ticks_per_episode, info.ticks)).round().astype(int)):
+                sample = ds[int(starts[ep] + t)]
+                points.append({"episode": ep, "tick": int(t), "true": float(sample["values"][0, -1]),
+                               **readout_at(policy, sample, samples, gen)})
+    true = np.array([p["true"] for p in points])
+    result: dict = {"dataset": str(dataset_dir), "samples": samples, "points": points}
+    for source in ("imagined", "true_future"):
+        if points and source in points[0]:
+            pred = np.array([p[source] for p in points])
+            pearson = float(np.corrcoef(true, pred)[0, 1]) if len(true) > 1 and true.std() > 0 and pred.std() > 0 else 0.0
+            result[source] = {"spearman": spearman(true, pred), "pearson": pearson}
+    keys = [k for k in ("true", "imagined", "true_future") if points and k in points[0]]
+    result["episodes"] = [{"episode": ep, **{k: float(np.mean([p[k] for p in points if p["episode"] == ep])) for k in keys}}
+                          for ep in sorted({p["episode"] for p in points})]
+    return result
