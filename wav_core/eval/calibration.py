@@ -14,6 +14,7 @@ import numpy as np
 
 from ..data.torch_dataset import SampleSpec, WavDataset
 from ..planning.policy import WAVPolicy
+from .held_out import episode_ticks
 
 
 def value_calibration(policy: WAVPolicy, dataset_dir: str | Path, ticks_per_episode: int = 20,
@@ -23,15 +24,14 @@ def value_calibration(policy: WAVPolicy, dataset_dir: str | Path, ticks_per_epis
     if ticks_per_episode < 1:
         raise ValueError(f"ticks_per_episode: got {ticks_per_episode}, expected >= 1")
     ds = WavDataset(str(dataset_dir), SampleSpec.for_model(policy.cfg))
-    starts = np.cumsum([0] + [e.ticks for e in ds.data.episodes])
     points = []
-    for ep, info in enumerate(ds.data.episodes):
-        ticks = np.unique(np.linspace(0, info.ticks - 1, min(ticks_per_episode, info.ticks)).round().astype(int))
+    for ep, ticks, start in episode_ticks(ds, ticks_per_episode):
+        info = ds.data.episodes[ep]
         for t in ticks:
-            sample = ds[int(starts[ep] + t)]
+            sample = ds[start + int(t)]
             images = (sample["history"].permute(0, 1, 3, 4, 2).numpy() * 255).round().astype(np.uint8)
             plan = policy.plan(images, sample["state"].numpy().astype(np.float64), sample["instruction"],
-                               seed=seed + int(starts[ep] + t))
+                               seed=seed + start + int(t))
             points.append({"episode": ep, "tick": int(t), "progress": float(t / max(info.ticks - 1, 1)),
                            "true": float(sample["values"][0, -1]), "predicted": float(plan.values[0, -1]),
                            "snr": plan.snr})

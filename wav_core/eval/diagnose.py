@@ -116,12 +116,12 @@ def dataset_observations(policy: WAVPolicy, dataset_dir, ticks_per_episode: int 
 
     check_dataset_matches(policy, dataset_dir)
     ds = WavDataset(str(dataset_dir), SampleSpec.for_model(policy.cfg))
-    starts = np.cumsum([0] + [e.ticks for e in ds.data.episodes])
+    from .held_out import episode_ticks
+
     out = []
-    for ep, info in enumerate(ds.data.episodes[:max_episodes]):
-        ticks = np.unique(np.linspace(0, info.ticks - 1, min(ticks_per_episode, info.ticks)).round().astype(int))
+    for _, ticks, start in episode_ticks(ds, ticks_per_episode, max_episodes):
         for t in ticks:
-            sample = ds[int(starts[ep] + t)]
+            sample = ds[start + int(t)]
             images = (sample["history"].permute(0, 1, 3, 4, 2).numpy() * 255).round().astype(np.uint8)
             out.append(Observation(images, sample["state"].numpy().astype(np.float64), sample["instruction"]))
     return out

@@ -20,6 +20,7 @@ from ..model.flow import interpolate
 from ..model.wav import Context
 from ..planning.policy import WAVPolicy
 from .diagnose import spearman
+from .held_out import episode_ticks
 
 
 def readout_at(policy: WAVPolicy, sample: dict, samples: int, generator: torch.Generator) -> dict[str, float]:
@@ -61,13 +62,12 @@ def value_readout(policy: WAVPolicy, dataset_dir: str | Path, ticks_per_episode:
     if samples < 1 or ticks_per_episode < 1:
         raise ValueError(f"samples and ticks_per_episode: got {samples} and {ticks_per_episode}, expected >= 1")
     ds = WavDataset(str(dataset_dir), SampleSpec.for_model(policy.cfg))
-    starts = np.cumsum([0] + [e.ticks for e in ds.data.episodes])
     gen = torch.Generator().manual_seed(seed)
     points = []
     with torch.no_grad():
-        for ep, info in enumerate(ds.data.episodes[:max_episodes]):
-            for t in np.unique(np.linspace(0, info.ticks - 1, min(ticks_per_episode, info.ticks)).round().astype(int)):
-                sample = ds[int(starts[ep] + t)]
+        for ep, ticks, start in episode_ticks(ds, ticks_per_episode, max_episodes):
+            for t in ticks:
+                sample = ds[start + int(t)]
                 points.append({"episode": ep, "tick": int(t), "true": float(sample["values"][0, -1]),
                                **readout_at(policy, sample, samples, gen)})
     true = np.array([p["true"] for p in points])

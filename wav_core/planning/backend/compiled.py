@@ -42,13 +42,13 @@ class CompiledBackend(GraphPlanMixin, Backend):
     def __init__(self, model: WAVModel, cfg: PlannerConfig, precision: str = "fp32"):
         if precision not in PRECISIONS:
             raise ValueError(f"backend 'torch-compile': precision got {precision!r}, expected one of {list(PRECISIONS)}")
+        device = next(model.parameters()).device
+        if precision != "fp32" and device.type != "cuda":
+            raise BackendUnavailable(f"precision {precision}: bf16 planning is for CUDA devices, the model is on {device}")
         super().__init__(compiled_copy(model), cfg)
         self.precision = precision
         self.dtype = PRECISIONS[precision]
         self.captures_plan = self.device.type == "cuda"
-        if self.dtype != torch.float32 and self.device.type != "cuda":
-            raise BackendUnavailable(f"precision {precision}: bf16 planning is for CUDA devices, the model is on "
-                                     f"{self.device}")
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
