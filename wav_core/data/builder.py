@@ -18,7 +18,8 @@ from ..config.loader import to_dict
 from .config import DataConfig
 from .dataset import EPISODES_DIR, FORMAT, META, STATS, VERSION, encode_jpeg, episode_filename
 from .errors import DataError
-from .rewards import REWARD_CHANNELS, REWARD_COMPONENTS, dense_rewards, reward_frame
+from .goals import GoalSignature, keep_for_relabel, relabel_failures
+from .rewards import REWARD_CHANNELS, REWARD_COMPONENTS, RewardGoal, dense_rewards, reward_frame
 from .stats import channel_stats
 from .values import value_targets
 
@@ -87,6 +88,9 @@ class EpisodeRecorder:
         frames = {c: np.stack(v) for c, v in self._small.items()}
         reward = dense_rewards(frames, state, action, self.cfg.reward)
         value = value_targets(reward, self.cfg.value, success)
+        self.signature = GoalSignature(frames[self.cfg.reward.top_camera][0], RewardGoal.last_tick(frames, state))
+        if self.cfg.reward.goal == "success" and not success:
+            keep_for_relabel(self.path, frames, state, action)
         f = self._file
         f.create_dataset("state", data=state.astype(np.float32))
         f.create_dataset("action", data=action.astype(np.float32))
@@ -102,6 +106,8 @@ class EpisodeRecorder:
         self.value = value.astype(np.float32)
         self.state = state.astype(np.float32)
         self.action = action.astype(np.float32)
+        self.arrays = {"state": self.state, "action": self.action, "value": self.value, "signature": self.signature}
+        """What the builder takes in (`DatasetBuilder.adopt`), picklable for recorders in other processes."""
         return {"source": self.source, "success": bool(success), "ticks": n, "instruction": self.instruction, "dropped": dict(dropped)}
 
     def abort(self) -> None:
@@ -122,6 +128,7 @@ class DatasetBuilder:
         self.extra_meta = extra_meta or {}
         self.entries: list[dict[str, Any]] = []
         self._arrays: dict[str, list[np.ndarray]] = {"state": [], "action": [], "value": []}
+        self._signatures: list[GoalSignature] = []
         self._tmp: Path | None = None
         self._open: EpisodeRecorder | None = None
 
@@ -142,7 +149,7 @@ class DatasetBuilder:
     def commit(self, rec: EpisodeRecorder, success: bool, dropped: dict[str, int] | Counter, actions: np.ndarray | None = None) -> dict[str, Any]:
         entry = rec.finish(success, dict(dropped), actions)
         self._open = None
-        return self.adopt(entry, {key: getattr(rec, key) for key in self._arrays})
+        return self.adopt(entry, rec.arrays)
 
     def episode_path(self, index: int) -> Path:
         """Where episode `index` is written, for recorders in other processes (see `adopt`)."""
@@ -151,11 +158,12 @@ class DatasetBuilder:
 
     def adopt(self, entry: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
         """Take in the next episode, finished at `episode_path(len(entries))` by any recorder;
-        `arrays`: its state, action and value arrays for the dataset statistics."""
+        `arrays`: the recorder's `arrays` (state, action and value for the statistics, its goal signature)."""
         entry["file"] = episode_filename(len(self.entries))
         self.entries.append(entry)
         for key in self._arrays:
             self._arrays[key].append(arrays[key])
+        self._signatures.append(arrays["signature"])
         return entry
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -175,6 +183,10 @@ class DatasetBuilder:
         assert self._tmp is not None
         if not self.entries:
             raise DataError(f"{self.out}: no episodes were imported")
+        if self.cfg.reward.goal == "success":
+            paths = [self._tmp / e["file"] for e in self.entries]
+            for i, value in relabel_failures(paths, self.entries, self._signatures, self.cfg).items():
+                self._arrays["value"][i] = value
         instructions = sorted({e["instruction"] for e in self.entries})
         meta = {
             "format": FORMAT,

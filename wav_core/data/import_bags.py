@@ -78,7 +78,7 @@ class _Job:
 
 
 def _import_episode(job: _Job) -> tuple[dict[str, Any], dict[str, np.ndarray], Counter, Counter]:
-    """One bag into its episode file: (entry, state/action/value arrays, dropped ticks, skipped messages).
+    """One bag into its episode file: (entry, the recorder's arrays, dropped ticks, skipped messages).
     Runs in the importing process or in a worker; either way the file is complete when it returns."""
     cams = [c.name for c in job.robot.cameras]
     with open_bag(job.bag, job.cfg.typestore) as bag:
@@ -97,8 +97,7 @@ def _import_episode(job: _Job) -> tuple[dict[str, Any], dict[str, np.ndarray], C
         if job.outcome.quality is not None:
             entry["quality"] = job.outcome.quality
     entry["start_ns"] = rec.start_ns
-    arrays = {"state": rec.state, "action": rec.action, "value": rec.value}
-    return entry, arrays, Counter(replay.dropped_ticks), Counter(replay.dropped_messages)
+    return entry, rec.arrays, Counter(replay.dropped_ticks), Counter(replay.dropped_messages)
 
 
 def import_bags(bags: list[str | Path], robot: RobotConfig, out: str | Path, cfg: DataConfig | None = None,

@@ -15,6 +15,7 @@ def describe(ds: Dataset) -> str:
         "joints       " + " ".join(ds.joint_names),
         "instructions " + " | ".join(repr(i) for i in m.get("instructions", [])),
         f"values       {m.get('value_targets')}",
+        f"reward goal  {(m.get('reward') or {}).get('goal', 'own')}",
     ]
     modes = sorted({e.quality_mode for e in ds.episodes if e.quality_mode is not None})
     for mode in modes:

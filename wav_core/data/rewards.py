@@ -1,7 +1,10 @@
-"""Dense per-step rewards (WAV paper, Appendix B): progress toward the episode's final frame/pose.
+"""Dense per-step rewards (WAV paper, Appendix B): progress toward a goal frame/pose.
 
-Every image and joint term compares step t with the episode's final step T, so a demonstration's
-own ending defines "done". Channel order (REWARD_CHANNELS), 16 components then the total:
+Every image and joint term compares step t with a goal: by default the episode's final step T, so a
+demonstration's own ending defines "done" (the paper). A failed episode's own ending is a failure,
+though, and its rewards would rise toward it as a success's do; with `RewardConfig.goal: success`
+the import measures failed episodes against a successful episode's ending instead (see goals.py).
+Channel order (REWARD_CHANNELS), 16 components then the total:
 
     for arm in (left, right):
         <arm>_wrist_mse           exp(-0.01 * MSE(I_t, I_T)), pixels 0..255          weight +1/16
@@ -21,6 +24,7 @@ speed; the resize is the same `resize_image` used everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -57,6 +61,10 @@ class RewardConfig:
     """(h, w) the image terms are computed at."""
     grayscale: bool = False
     """Compare luminance only (faster) instead of RGB."""
+    goal: Literal["own", "success"] = "own"
+    """What a failed episode's rewards measure progress toward: 'own', its own last tick (the
+    paper; then a failure's rewards rise toward its failed ending); 'success', the last tick of the
+    successful episode of the same import whose first top-camera frame is nearest (the same scene)."""
 
     def validate(self) -> None:
         if sorted(self.wrist_cameras) != sorted(ARMS):
@@ -78,10 +86,22 @@ def reward_frame(img: np.ndarray, cfg: RewardConfig) -> np.ndarray:
     return small
 
 
-def _image_terms(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@dataclass
+class RewardGoal:
+    """What "done" looks like: one tick's reduced frames (camera -> [h, w, C] uint8) and joint state [14]."""
+
+    frames: dict[str, np.ndarray]
+    state: np.ndarray
+
+    @classmethod
+    def last_tick(cls, frames: dict[str, np.ndarray], state: np.ndarray) -> "RewardGoal":
+        return cls({c: np.asarray(f[-1]) for c, f in frames.items()}, np.asarray(state[-1], dtype=np.float64))
+
+
+def _image_terms(frames: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x = frames.astype(np.float64)
-    mse = ((x - x[-1]) ** 2).mean(axis=tuple(range(1, x.ndim)))
-    return np.exp(-0.01 * mse), np.exp(ssim(frames, frames[-1]) - 1.0)
+    mse = ((x - goal.astype(np.float64)) ** 2).mean(axis=tuple(range(1, x.ndim)))
+    return np.exp(-0.01 * mse), np.exp(ssim(frames, goal) - 1.0)
 
 
 def _diff_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,11 +114,13 @@ def _diff_sums(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return vel, acc
 
 
-def dense_rewards(frames: dict[str, np.ndarray], state: np.ndarray, action: np.ndarray, cfg: RewardConfig) -> np.ndarray:
+def dense_rewards(frames: dict[str, np.ndarray], state: np.ndarray, action: np.ndarray, cfg: RewardConfig,
+                  goal: RewardGoal | None = None) -> np.ndarray:
     """[T, 17] float64 rewards: the 16 components in REWARD_COMPONENTS order, then the total.
 
     `frames`: camera name -> [T, h, w, C] uint8 reduced frames (see `reward_frame`);
-    `state`, `action`: [T, 14] in the dual-arm order (7 per arm).
+    `state`, `action`: [T, 14] in the dual-arm order (7 per arm); `goal`: what the image and joint
+    terms compare with (default: this episode's last tick).
     """
     state = np.asarray(state, dtype=np.float64)
     action = np.asarray(action, dtype=np.float64)
@@ -112,18 +134,23 @@ def dense_rewards(frames: dict[str, np.ndarray], state: np.ndarray, action: np.n
             raise ValueError(f"dense_rewards: missing frames for camera '{name}', have {sorted(frames)}")
         if len(frames[name]) != n:
             raise ValueError(f"dense_rewards: camera '{name}' has {len(frames[name])} frames, expected {n}")
+    goal = goal or RewardGoal.last_tick(frames, state)
+    for name in cfg.cameras:
+        if goal.frames[name].shape != frames[name].shape[1:]:
+            raise ValueError(f"dense_rewards: goal frame of '{name}' is {goal.frames[name].shape}, expected {frames[name].shape[1:]}")
     out = np.zeros((n, N_CHANNELS))
     col = 0
     for b, arm in enumerate(ARMS):
         s = state[:, b * _ARM_DIM : (b + 1) * _ARM_DIM]
         a = action[:, b * _ARM_DIM : (b + 1) * _ARM_DIM]
-        mse, sim = _image_terms(frames[cfg.wrist_cameras[arm]])
+        cam = cfg.wrist_cameras[arm]
+        mse, sim = _image_terms(frames[cam], goal.frames[cam])
         jv, ja = _diff_sums(s)
         av, aa = _diff_sums(a)
-        prox = np.exp(-np.linalg.norm(s - s[-1], axis=1))
+        prox = np.exp(-np.linalg.norm(s - goal.state[b * _ARM_DIM : (b + 1) * _ARM_DIM], axis=1))
         for values in (mse, sim, prox, jv, ja, av, aa):
             out[:, col] = values
             col += 1
-    out[:, col], out[:, col + 1] = _image_terms(frames[cfg.top_camera])
+    out[:, col], out[:, col + 1] = _image_terms(frames[cfg.top_camera], goal.frames[cfg.top_camera])
     out[:, -1] = out[:, :N_COMPONENTS] @ REWARD_WEIGHTS
     return out

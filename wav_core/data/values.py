@@ -4,6 +4,11 @@ Defaults follow the authors' related code: undiscounted (discount 1.0) sum from 
 end, divided by the episode length so values are per-step averages comparable across episodes of
 different length (scaling 'episode_length'); 'none' keeps raw sums.
 
+With `horizon` H > 0 the value is the mean discounted reward over the next H ticks instead (the last
+reward held past the episode end): the progress a planned future of about that length shows, which
+a value reading that future can learn, where the reward-to-go to the end also carries everything
+after it.
+
 The dense rewards measure progress toward the episode's OWN final frame and pose, so a failed
 episode's rewards also rise toward its failed ending, and a stalled arm looks "done". To let the
 value rank a failure below a success, the total channel also carries the episode's outcome:
@@ -29,8 +34,13 @@ class ValueTargetConfig:
     """'episode_length': divide each channel's reward-to-go by T; 'none': raw reward-to-go."""
     outcome_weight: float = 1.0
     """Value of success on the total channel (a reward of this size at the last tick, unscaled)."""
+    horizon: int = 0
+    """0: reward-to-go to the episode end, scaled by `scaling`; H > 0: the mean discounted reward over
+    ticks t..t+H-1 (`scaling` unused)."""
 
     def validate(self) -> None:
+        if self.horizon < 0:
+            raise ConfigError(f"horizon: got {self.horizon}, expected 0 (to the episode end) or a number of ticks > 0")
         if not 0.0 < self.discount <= 1.0:
             raise ConfigError(f"discount: got {self.discount}, expected 0 < discount <= 1")
         if self.outcome_weight < 0:
@@ -43,13 +53,18 @@ def value_targets(rewards: np.ndarray, cfg: ValueTargetConfig | None = None, suc
     r = np.asarray(rewards, dtype=np.float64)
     if r.ndim != 2 or len(r) == 0:
         raise ValueError(f"value_targets: expected [T, C] rewards with T > 0, got shape {r.shape}")
-    out = np.empty_like(r)
-    acc = np.zeros(r.shape[1])
-    for t in range(len(r) - 1, -1, -1):
-        acc = r[t] + cfg.discount * acc
-        out[t] = acc
-    if cfg.scaling == "episode_length":
-        out /= len(r)
+    if cfg.horizon > 0:
+        held = np.concatenate([r, np.repeat(r[-1:], cfg.horizon - 1, axis=0)])
+        weights = cfg.discount ** np.arange(cfg.horizon)
+        out = np.stack([weights @ held[t : t + cfg.horizon] for t in range(len(r))]) / cfg.horizon
+    else:
+        out = np.empty_like(r)
+        acc = np.zeros(r.shape[1])
+        for t in range(len(r) - 1, -1, -1):
+            acc = r[t] + cfg.discount * acc
+            out[t] = acc
+        if cfg.scaling == "episode_length":
+            out /= len(r)
     if success:
         out[:, -1] += cfg.outcome_weight * cfg.discount ** np.arange(len(r) - 1, -1, -1)
     return out

@@ -286,6 +286,50 @@ def test_failed_episodes_are_kept_with_value_targets_computed_like_successes(tmp
             np.testing.assert_array_equal(f["value"][:], value_targets(reward, cfg.value, ep.success).astype(np.float32))
 
 
+def test_failed_episodes_can_be_measured_against_the_nearest_success(tmp_path, make_robot):
+    """`reward: {goal: success}`: a failure's rewards measure progress toward the ending of the
+    success that starts in the same scene, not toward its own failed ending; successes keep theirs."""
+    from wav_core.data.config import DataConfig
+    from wav_core.data.replay import BagReplay
+    from wav_core.data.rewards import REWARD_COMPONENTS, RewardConfig, RewardGoal, dense_rewards, reward_frame
+    from wav_core.data.values import ValueTargetConfig, value_targets
+
+    robot = make_robot()
+    cfg = DataConfig(reward=RewardConfig(goal="success"), value=ValueTargetConfig(horizon=4, outcome_weight=0.0))
+    # The failure starts in the scene of episode 1 (same seed) and stops early; episode 2 is another scene.
+    for name, seconds, seed in (("episode_0000", 1.0, 1), ("episode_0001", 1.5, 1), ("episode_0002", 1.5, 7)):
+        write_rig_bag(tmp_path / "bags" / name, robot, BagSpec(seconds=seconds, seed=seed))
+    (tmp_path / "bags" / "summary.json").write_text(json.dumps({"per_episode": [
+        {"bag": f"episode_000{i}", "success": i > 0, "subgoals": {}} for i in range(3)]}))
+    import_bags([tmp_path / "bags"], robot, tmp_path / "ds", cfg, workers=2)
+
+    def ticks_of(i):
+        with open_bag(tmp_path / "bags" / f"episode_000{i}") as bag:
+            ticks = list(BagReplay(bag, robot, cfg.lookahead_s))
+        frames = {c: np.stack([reward_frame(t.observation.images[c], cfg.reward) for t in ticks]) for c in cfg.reward.cameras}
+        return frames, np.stack([t.observation.state for t in ticks]), np.stack([t.action for t in ticks])
+
+    ds = load_dataset(tmp_path / "ds")
+    meta = json.loads((tmp_path / "ds" / "meta.json").read_text())
+    assert meta["episodes"][0]["reward_goal"].endswith("episode_0001")
+    assert "reward_goal" not in meta["episodes"][1] and not list((tmp_path / "ds").rglob("*.npz"))
+    frames, state, action = ticks_of(0)
+    success_frames, success_state, _ = ticks_of(1)
+    goal = RewardGoal.last_tick(success_frames, success_state)
+    expected = dense_rewards(frames, state, action, cfg.reward, goal)
+    own = dense_rewards(frames, state, action, cfg.reward)
+    with h5py.File(ds.episodes[0].path) as f:
+        np.testing.assert_array_equal(f["reward"][:], expected[:, :len(REWARD_COMPONENTS)].astype(np.float32))
+        np.testing.assert_array_equal(f["value"][:], value_targets(expected, cfg.value, False).astype(np.float32))
+        assert f["value"][-1, -1] < value_targets(own, cfg.value, False)[-1, -1]
+    frames, state, action = ticks_of(2)
+    with h5py.File(ds.episodes[2].path) as f:
+        own = dense_rewards(frames, state, action, cfg.reward)
+        np.testing.assert_array_equal(f["value"][:], value_targets(own, cfg.value, True).astype(np.float32))
+    values = np.concatenate([h5py.File(e.path)["value"][:] for e in ds.episodes])
+    np.testing.assert_allclose(ds.stats["value"]["mean"], values.mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
 def test_bad_outcome_in_summary_names_the_entry(tmp_path, make_robot):
     robot = make_robot()
     write_rig_bag(tmp_path / "bags" / "episode_0000", robot, BagSpec(seconds=0.5))

@@ -7,7 +7,7 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from wav_core.config.loader import ConfigError, from_dict
-from wav_core.data.rewards import REWARD_CHANNELS, REWARD_COMPONENTS, REWARD_WEIGHTS, RewardConfig, dense_rewards, reward_frame
+from wav_core.data.rewards import REWARD_CHANNELS, REWARD_COMPONENTS, REWARD_WEIGHTS, RewardConfig, RewardGoal, dense_rewards, reward_frame
 from wav_core.data.ssim import ssim
 from wav_core.data.values import ValueTargetConfig, value_targets
 
@@ -120,6 +120,32 @@ def test_the_total_value_of_a_success_carries_the_outcome():
                                2.0 * 0.5 ** np.array([3, 2, 1, 0]))
     with pytest.raises(ConfigError, match="outcome_weight"):
         from_dict(ValueTargetConfig, {"outcome_weight": -1.0})
+
+
+def test_a_value_horizon_averages_the_next_rewards_holding_the_last():
+    r = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 1.0], [4.0, 0.0]])
+    cfg = ValueTargetConfig(horizon=2, outcome_weight=0.0)
+    np.testing.assert_allclose(value_targets(r, cfg, success=True)[:, 0], [1.5, 2.5, 3.5, 4.0])
+    gamma = value_targets(r, ValueTargetConfig(horizon=3, discount=0.5, outcome_weight=0.0), success=False)
+    np.testing.assert_allclose(gamma[:, 1], [(0 + 0.5 + 0.25) / 3, (1 + 0.5 + 0) / 3, (1 + 0 + 0) / 3, 0.0])
+    with pytest.raises(ConfigError, match="horizon: got -1"):
+        from_dict(ValueTargetConfig, {"horizon": -1})
+
+
+def test_rewards_can_measure_progress_toward_another_episodes_ending():
+    """A goal other than the episode's own last tick: the image and joint terms compare with it."""
+    cfg = RewardConfig(image_size=(12, 12))
+    rng = np.random.default_rng(0)
+    frames = {c: rng.integers(0, 256, (5, 12, 12, 3), dtype=np.uint8) for c in cfg.cameras}
+    state, action = rng.normal(size=(5, 14)), rng.normal(size=(5, 14))
+    own = dense_rewards(frames, state, action, cfg)
+    np.testing.assert_array_equal(own, dense_rewards(frames, state, action, cfg, RewardGoal.last_tick(frames, state)))
+    goal = RewardGoal({c: f[2] for c, f in frames.items()}, state[2])
+    other = dense_rewards(frames, state, action, cfg, goal)
+    at_goal = REWARD_COMPONENTS.index("left_joint_proximity")
+    assert other[2, at_goal] == 1.0 and own[4, at_goal] == 1.0 and other[4, at_goal] < 1.0
+    with pytest.raises(ValueError, match="goal frame of 'cam_high'"):
+        dense_rewards(frames, state, action, cfg, RewardGoal({**goal.frames, "cam_high": goal.frames["cam_high"][:4]}, goal.state))
 
 
 def test_value_targets_discount_and_no_scaling():
