@@ -18,7 +18,7 @@ from ..config.loader import to_dict
 from .config import DataConfig
 from .dataset import EPISODES_DIR, FORMAT, META, STATS, VERSION, encode_jpeg, episode_filename
 from .errors import DataError
-from .goals import GoalSignature, keep_for_relabel, relabel_failures
+from .goals import GoalSignature, coarse_frames, keep_for_relabel, relabel_failures, success_phase
 from .rewards import REWARD_CHANNELS, REWARD_COMPONENTS, RewardGoal, dense_rewards, reward_frame
 from .stats import channel_stats
 from .values import value_targets
@@ -87,9 +87,13 @@ class EpisodeRecorder:
             raise DataError(f"{self.source}: {action.shape[0]} actions for {n} ticks")
         frames = {c: np.stack(v) for c, v in self._small.items()}
         reward = dense_rewards(frames, state, action, self.cfg.reward)
+        goal = self.cfg.reward.goal
+        coarse = coarse_frames(frames, self.cfg.reward.cameras) if goal == "progress" else None
+        if goal == "progress":
+            reward[:, -1] = success_phase(n)  # a failure's is rewritten against a success (goals.py)
         value = value_targets(reward, self.cfg.value, success)
-        self.signature = GoalSignature(frames[self.cfg.reward.top_camera][0], RewardGoal.last_tick(frames, state))
-        if self.cfg.reward.goal == "success" and not success:
+        self.signature = GoalSignature(frames[self.cfg.reward.top_camera][0], RewardGoal.last_tick(frames, state), coarse)
+        if goal != "own" and not success:
             keep_for_relabel(self.path, frames, state, action)
         f = self._file
         f.create_dataset("state", data=state.astype(np.float32))
@@ -183,7 +187,7 @@ class DatasetBuilder:
         assert self._tmp is not None
         if not self.entries:
             raise DataError(f"{self.out}: no episodes were imported")
-        if self.cfg.reward.goal == "success":
+        if self.cfg.reward.goal != "own":
             paths = [self._tmp / e["file"] for e in self.entries]
             for i, value in relabel_failures(paths, self.entries, self._signatures, self.cfg).items():
                 self._arrays["value"][i] = value

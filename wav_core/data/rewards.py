@@ -61,10 +61,12 @@ class RewardConfig:
     """(h, w) the image terms are computed at."""
     grayscale: bool = False
     """Compare luminance only (faster) instead of RGB."""
-    goal: Literal["own", "success"] = "own"
+    goal: Literal["own", "success", "progress"] = "own"
     """What a failed episode's rewards measure progress toward: 'own', its own last tick (the
     paper; then a failure's rewards rise toward its failed ending); 'success', the last tick of the
-    successful episode of the same import whose first top-camera frame is nearest (the same scene)."""
+    successful episode of the same import whose first top-camera frame is nearest (the same scene);
+    'progress', the same for the 16 components, and the total channel is the phase reached along
+    that success (a success's own t / (T-1), see goals.py) instead of their weighted sum."""
 
     def validate(self) -> None:
         if sorted(self.wrist_cameras) != sorted(ARMS):

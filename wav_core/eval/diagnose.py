@@ -11,7 +11,8 @@ runs (`iteration.decode`) is repeated with one noise varied and the others held 
   over the chunk), at a fixed value noise: whether the value module tells futures apart;
 - value_rank.spearman: rank correlation of predicted and true reward-to-go on held-out episodes;
 - value_readout (held-out data): the same ranking for the mean of several value draws, given imagined
-  futures and (`future` conditioning) the true future (see value_readout.py).
+  futures and (`future` conditioning) the true future, and how often the true future scores above a
+  still one (see value_readout.py).
 """
 
 from __future__ import annotations
@@ -157,6 +158,10 @@ def report_lines(result: dict) -> list[str]:
             if source in r:
                 lines.append(f"value ranking given {what} (mean of {r['samples']} draws): spearman "
                              f"{r[source]['spearman']:.3f}, pearson {r[source]['pearson']:.3f}")
+        if "true_beats_still" in r:
+            b = r["true_beats_still"]
+            won = "no successful episode" if b["successes"] is None else f"{b['successes']:.0%} of {b['success_ticks']} ticks of successes"
+            lines.append(f"the true future scores above a still one: {won}, {b['all']:.0%} of all ticks")
     if a["video"] < 0.05 * max(a["action_noise"], 1e-12) and a["value"] < 0.05 * max(a["action_noise"], 1e-12):
         lines.append("the plan barely reaches the action: planning cannot change what the robot does")
     return lines

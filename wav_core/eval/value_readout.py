@@ -7,6 +7,11 @@ This check averages `samples` value draws per tick and, under `future` condition
 trained on the true future noised to the feature time), also feeds it the true future noised the
 same way. A value that ranks true futures but not imagined ones points at the world module; one
 that ranks neither has not learned to read futures, or its target is not visible in them.
+
+A planner needs more than a ranking of ticks, which the history alone can give: at one tick it must
+prefer the better of two futures. So the readout also scores a still future (the last history frame
+of each camera held for every future frame) and counts how often the future that really followed a
+successful demonstration scores above it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from .held_out import episode_ticks
 def readout_at(policy: WAVPolicy, sample: dict, samples: int, generator: torch.Generator) -> dict[str, float]:
     """Mean predicted total reward-to-go (first chunk step, robot units) of one dataset sample, over
     `samples` imagined futures and, under `future` conditioning, over `samples` noisings of its true
-    future."""
+    future and of a still one."""
     model, backend, norm = policy.model, policy.backend, policy.card.normalization
     cfg, dev = policy.planner.cfg, policy.device
     history = sample["history"][None].to(dev).float()
@@ -43,11 +48,14 @@ def readout_at(policy: WAVPolicy, sample: dict, samples: int, generator: torch.G
     out = {"imagined": total(backend.features(ctx, draw(samples, *mc.future_latent_shape)), z_val)}
     if mc.conditioning == "future":
         t_f = model.feature_time(cfg.feature_steps, cfg.S)
-        x0 = model.tokenizer.latents(sample["future"][None].to(dev).float()).expand(samples, *mc.future_latent_shape)
         t = torch.full((samples,), t_f, device=dev)
-        noised = interpolate(x0, draw(*x0.shape), t)
         memory = ctx.memory.expand(samples, *ctx.memory.shape[1:])
-        out["true_future"] = total(model.world_states(memory, noised, t_f, ctx), z_val)
+        noise = draw(samples, *mc.future_latent_shape)
+        future = sample["future"]
+        still = sample["history"][:, -1:].expand(future.shape)
+        for key, frames in (("true_future", future), ("still_future", still)):
+            x0 = model.tokenizer.latents(frames[None].to(dev).float()).expand(samples, *mc.future_latent_shape)
+            out[key] = total(model.world_states(memory, interpolate(x0, noise, t), t_f, ctx), z_val)
     return out
 
 
@@ -77,7 +85,14 @@ def value_readout(policy: WAVPolicy, dataset_dir: str | Path, ticks_per_episode:
             pred = np.array([p[source] for p in points])
             pearson = float(np.corrcoef(true, pred)[0, 1]) if len(true) > 1 and true.std() > 0 and pred.std() > 0 else 0.0
             result[source] = {"spearman": spearman(true, pred), "pearson": pearson}
-    keys = [k for k in ("true", "imagined", "true_future") if points and k in points[0]]
+    if points and "still_future" in points[0]:
+        won = [p for p in points if ds.data.episodes[p["episode"]].success]
+        result["true_beats_still"] = {
+            "successes": float(np.mean([p["true_future"] > p["still_future"] for p in won])) if won else None,
+            "success_ticks": len(won),
+            "all": float(np.mean([p["true_future"] > p["still_future"] for p in points])),
+        }
+    keys = [k for k in ("true", "imagined", "true_future", "still_future") if points and k in points[0]]
     result["episodes"] = [{"episode": ep, **{k: float(np.mean([p[k] for p in points if p["episode"] == ep])) for k in keys}}
                           for ep in sorted({p["episode"] for p in points})]
     return result

@@ -330,6 +330,28 @@ def test_failed_episodes_can_be_measured_against_the_nearest_success(tmp_path, m
     np.testing.assert_allclose(ds.stats["value"]["mean"], values.mean(axis=0), rtol=1e-5, atol=1e-6)
 
 
+def test_progress_is_the_phase_reached_along_the_matched_success(tmp_path, make_robot):
+    """`reward: {goal: progress}`: the total channel is t / (T-1) along a success; a failure that
+    repeats the first second of a 1.5 s success, then stops, reaches the phase of the ticks it repeats."""
+    from wav_core.data.config import DataConfig
+    from wav_core.data.rewards import RewardConfig
+    from wav_core.data.values import ValueTargetConfig
+
+    robot = make_robot()
+    cfg = DataConfig(reward=RewardConfig(goal="progress"), value=ValueTargetConfig(horizon=1, outcome_weight=0.0))
+    for name, seconds, seed in (("episode_0000", 1.0, 1), ("episode_0001", 1.5, 1), ("episode_0002", 1.5, 7)):
+        write_rig_bag(tmp_path / "bags" / name, robot, BagSpec(seconds=seconds, seed=seed))
+    (tmp_path / "bags" / "summary.json").write_text(json.dumps({"per_episode": [
+        {"bag": f"episode_000{i}", "success": i > 0, "subgoals": {}} for i in range(3)]}))
+    import_bags([tmp_path / "bags"], robot, tmp_path / "ds", cfg)
+    ds = load_dataset(tmp_path / "ds")
+    failed, success, other = (h5py.File(e.path)["value"][:, -1] for e in ds.episodes)
+    np.testing.assert_allclose(success, np.linspace(0, 1, len(success)), atol=1e-6)
+    np.testing.assert_allclose(other, np.linspace(0, 1, len(other)), atol=1e-6)
+    assert len(failed) < len(success)
+    np.testing.assert_allclose(failed, np.arange(len(failed)) / (len(success) - 1), atol=1e-6)
+
+
 def test_bad_outcome_in_summary_names_the_entry(tmp_path, make_robot):
     robot = make_robot()
     write_rig_bag(tmp_path / "bags" / "episode_0000", robot, BagSpec(seconds=0.5))

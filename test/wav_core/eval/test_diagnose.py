@@ -79,9 +79,16 @@ def test_the_readout_feeds_the_true_future_to_a_future_conditioned_value(tiny_da
         a, b = (readout_at(policy, s, 4, torch.Generator().manual_seed(0)) for s in (sample, other))
     assert a["imagined"] == b["imagined"]  # imagined futures depend on the history only
     assert a["true_future"] != pytest.approx(b["true_future"], abs=1e-6)
+    # The still future holds the last history frame: a demonstration that really stood still scores the same.
+    stood = dict(sample, future=sample["history"][:, -1:].expand(sample["future"].shape).clone())
+    with torch.no_grad():
+        c = readout_at(policy, stood, 4, torch.Generator().manual_seed(0))
+    assert c["true_future"] == c["still_future"] == a["still_future"] != pytest.approx(a["true_future"], abs=1e-6)
     result = value_readout(policy, tiny_dataset, ticks_per_episode=3, samples=2, max_episodes=1)
-    assert len(result["points"]) == 3 and set(result) >= {"imagined", "true_future"}
-    assert [set(e) for e in result["episodes"]] == [{"episode", "true", "imagined", "true_future"}]
+    assert len(result["points"]) == 3 and set(result) >= {"imagined", "true_future", "true_beats_still"}
+    assert [set(e) for e in result["episodes"]] == [{"episode", "true", "imagined", "true_future", "still_future"}]
+    beats = result["true_beats_still"]
+    assert beats["success_ticks"] == 3 and 0.0 <= beats["successes"] <= 1.0  # the tiny demonstrations count as successes
     assert all(-1.0 <= result[s]["spearman"] <= 1.0 for s in ("imagined", "true_future"))
 
 
