@@ -46,10 +46,13 @@ class GoalSignature:
 
 
 def coarse_frames(frames: dict[str, np.ndarray], cameras: list[str]) -> np.ndarray:
-    """[T, D] uint8: each tick's reward frames of `cameras`, shrunk and flattened, for matching ticks."""
-    from .resize import resize_image
+    """[T, D] uint8: each tick's reward frames of `cameras` (RGB or grayscale), area-averaged down
+    and flattened, for matching ticks."""
+    import cv2
 
-    return np.concatenate([np.stack([resize_image(f, _COARSE).reshape(-1) for f in frames[c]]) for c in cameras], axis=1)
+    size = (_COARSE[1], _COARSE[0])
+    return np.concatenate([np.stack([cv2.resize(np.ascontiguousarray(f), size, interpolation=cv2.INTER_AREA).reshape(-1)
+                                     for f in frames[c]]) for c in cameras], axis=1)
 
 
 def success_phase(ticks: int) -> np.ndarray:

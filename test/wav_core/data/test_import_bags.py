@@ -286,6 +286,15 @@ def test_failed_episodes_are_kept_with_value_targets_computed_like_successes(tmp
             np.testing.assert_array_equal(f["value"][:], value_targets(reward, cfg.value, ep.success).astype(np.float32))
 
 
+def write_failure_and_successes(bags: Path, robot) -> None:
+    """episode_0000 fails: it repeats the first second of the 1.5 s success episode_0001 (same scene,
+    same seed) and stops; episode_0002 succeeds in another scene."""
+    for name, seconds, seed in (("episode_0000", 1.0, 1), ("episode_0001", 1.5, 1), ("episode_0002", 1.5, 7)):
+        write_rig_bag(bags / name, robot, BagSpec(seconds=seconds, seed=seed))
+    (bags / "summary.json").write_text(json.dumps({"per_episode": [
+        {"bag": f"episode_000{i}", "success": i > 0, "subgoals": {}} for i in range(3)]}))
+
+
 def test_failed_episodes_can_be_measured_against_the_nearest_success(tmp_path, make_robot):
     """`reward: {goal: success}`: a failure's rewards measure progress toward the ending of the
     success that starts in the same scene, not toward its own failed ending; successes keep theirs."""
@@ -296,11 +305,7 @@ def test_failed_episodes_can_be_measured_against_the_nearest_success(tmp_path, m
 
     robot = make_robot()
     cfg = DataConfig(reward=RewardConfig(goal="success"), value=ValueTargetConfig(horizon=4, outcome_weight=0.0))
-    # The failure starts in the scene of episode 1 (same seed) and stops early; episode 2 is another scene.
-    for name, seconds, seed in (("episode_0000", 1.0, 1), ("episode_0001", 1.5, 1), ("episode_0002", 1.5, 7)):
-        write_rig_bag(tmp_path / "bags" / name, robot, BagSpec(seconds=seconds, seed=seed))
-    (tmp_path / "bags" / "summary.json").write_text(json.dumps({"per_episode": [
-        {"bag": f"episode_000{i}", "success": i > 0, "subgoals": {}} for i in range(3)]}))
+    write_failure_and_successes(tmp_path / "bags", robot)
     import_bags([tmp_path / "bags"], robot, tmp_path / "ds", cfg, workers=2)
 
     def ticks_of(i):
@@ -330,7 +335,8 @@ def test_failed_episodes_can_be_measured_against_the_nearest_success(tmp_path, m
     np.testing.assert_allclose(ds.stats["value"]["mean"], values.mean(axis=0), rtol=1e-5, atol=1e-6)
 
 
-def test_progress_is_the_phase_reached_along_the_matched_success(tmp_path, make_robot):
+@pytest.mark.parametrize("grayscale", [False, True])
+def test_progress_is_the_phase_reached_along_the_matched_success(tmp_path, make_robot, grayscale):
     """`reward: {goal: progress}`: the total channel is t / (T-1) along a success; a failure that
     repeats the first second of a 1.5 s success, then stops, reaches the phase of the ticks it repeats."""
     from wav_core.data.config import DataConfig
@@ -338,11 +344,8 @@ def test_progress_is_the_phase_reached_along_the_matched_success(tmp_path, make_
     from wav_core.data.values import ValueTargetConfig
 
     robot = make_robot()
-    cfg = DataConfig(reward=RewardConfig(goal="progress"), value=ValueTargetConfig(horizon=1, outcome_weight=0.0))
-    for name, seconds, seed in (("episode_0000", 1.0, 1), ("episode_0001", 1.5, 1), ("episode_0002", 1.5, 7)):
-        write_rig_bag(tmp_path / "bags" / name, robot, BagSpec(seconds=seconds, seed=seed))
-    (tmp_path / "bags" / "summary.json").write_text(json.dumps({"per_episode": [
-        {"bag": f"episode_000{i}", "success": i > 0, "subgoals": {}} for i in range(3)]}))
+    cfg = DataConfig(reward=RewardConfig(goal="progress", grayscale=grayscale), value=ValueTargetConfig(horizon=1, outcome_weight=0.0))
+    write_failure_and_successes(tmp_path / "bags", robot)
     import_bags([tmp_path / "bags"], robot, tmp_path / "ds", cfg)
     ds = load_dataset(tmp_path / "ds")
     failed, success, other = (h5py.File(e.path)["value"][:, -1] for e in ds.episodes)
