@@ -124,17 +124,11 @@ class WavDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict:
         episode, t = self.index[i]
         info = self.data.episodes[episode]
-        n = info.ticks
-        s = self.spec
         f = self._file(episode)
-        chunk = np.minimum(np.arange(t, t + s.action_horizon), n - 1)
-        end = int(chunk[-1]) + 1
-        actions = np.asarray(f["action"][t:end], dtype=np.float32)[chunk - t]
-        values = np.asarray(f["value"][t:end], dtype=np.float32)[chunk - t]
         sample = {
             "state": torch.from_numpy(np.asarray(f["state"][t], dtype=np.float32)),
-            "actions": torch.from_numpy(actions),
-            "values": torch.from_numpy(values),
+            "actions": self.chunk(episode, t, "action"),
+            "values": self.chunk(episode, t, "value"),
             "instruction": info.instruction,
             "episode": episode,
             "tick": t,
@@ -145,6 +139,14 @@ class WavDataset(torch.utils.data.Dataset):
             sample["history"] = torch.stack([self._frames(f, episode, c, hist, cache) for c in self.cameras])
             sample["future"] = torch.stack([self._frames(f, episode, c, fut, cache) for c in self.cameras])
         return sample
+
+    def chunk(self, episode: int, t: int, key: str) -> torch.Tensor:
+        """[action_horizon, C] rows t.. of the episode's `key` ('action' or 'value'), the last row
+        repeated past the episode end."""
+        n = self.data.episodes[episode].ticks
+        rows = np.minimum(np.arange(t, t + self.spec.action_horizon), n - 1)
+        data = np.asarray(self._file(episode)[key][t:int(rows[-1]) + 1], dtype=np.float32)
+        return torch.from_numpy(data[rows - t])
 
     def frames(self, episode: int, cam: str, ticks: list[int]) -> torch.Tensor:
         """Frames [len(ticks), 3, h, w] of one camera at the model resolution, as samples carry them."""

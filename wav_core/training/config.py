@@ -21,12 +21,29 @@ class StageConfig:
     betas: tuple[float, float] = (0.9, 0.95)
     grad_clip: float = 1.0
     caption_dropout: float = 0.0
+    shifted_futures: float = 0.0
+    """Value stage: the fraction of samples whose future is taken from another tick of the same
+    episode (at most `shift_ticks` away), with that tick's value as the target. Trained on true
+    pairs only, a value can read the phase from the history and ignore the future, and the planner's
+    candidates then all score alike; a shifted future forces the value to read what the future
+    shows. Needs the latent cache."""
+    shift_ticks: int = 16
+    still_futures: float = 0.0
+    """Value stage: the fraction of samples shown a still future (the last history frame held) with
+    the current value held as the target; see wav_core/training/shifted_futures.py."""
 
     def validate(self) -> None:
         if self.steps < 0 or self.warmup < 0 or self.batch_size < 1:
             raise ConfigError(f"steps/warmup/batch_size: got {self.steps}/{self.warmup}/{self.batch_size}, expected >= 0/>= 0/>= 1")
         if self.lr <= 0:
             raise ConfigError(f"lr: got {self.lr}, expected > 0")
+        if not 0.0 <= self.shifted_futures <= 1.0:
+            raise ConfigError(f"shifted_futures: got {self.shifted_futures}, expected a fraction in [0, 1]")
+        if not 0.0 <= self.still_futures <= 1.0 - self.shifted_futures:
+            raise ConfigError(f"still_futures: got {self.still_futures}, expected a fraction in [0, 1] that with "
+                              f"shifted_futures ({self.shifted_futures}) sums to at most 1")
+        if self.shift_ticks < 1:
+            raise ConfigError(f"shift_ticks: got {self.shift_ticks}, expected >= 1")
 
 
 @dataclass
@@ -41,6 +58,10 @@ class TrainConfig:
     module learns to tell outcomes apart."""
 
     def validate(self) -> None:
+        for name in ("tokenizer", "world", "action"):
+            for key in ("shifted_futures", "still_futures"):
+                if getattr(getattr(self, name), key):
+                    raise ConfigError(f"train.{name}.{key}: only the value stage changes futures, expected 0")
         if self.action_episodes not in ACTION_EPISODES:
             raise ConfigError(f"action_episodes: got {self.action_episodes!r}, expected one of {list(ACTION_EPISODES)}")
 

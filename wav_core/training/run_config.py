@@ -39,6 +39,10 @@ class RunConfig:
     def validate(self) -> None:
         if self.compile not in COMPILE_MODES:
             raise ConfigError(f"compile: got {self.compile!r}, expected one of {list(COMPILE_MODES)}")
+        value = self.train.value
+        if (value.shifted_futures > 0 or value.still_futures > 0) and not self.latent_cache:
+            raise ConfigError("train.value.shifted_futures/still_futures: need latent_cache: true (the futures "
+                              "are gathered from the cached latents)")
 
     def model_config(self) -> ModelConfig:
         base = to_dict(preset(self.preset))

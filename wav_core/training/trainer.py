@@ -27,6 +27,7 @@ from .config import STAGES
 from .objectives import StageLoss, make_optimizer, make_scheduler, set_trainable, train_step
 from .run_config import RunConfig
 from .sampler import StepBatchSampler, step_generator
+from .shifted_futures import shift_futures
 from .summaries import write_images
 
 RUN_FILE = "run.yaml"
@@ -202,6 +203,9 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
             batch = _to_device(batch, env.device)
             if latents is not None:
                 batch["history_latents"], batch["future_latents"] = latents.gather(ds, batch["episode"], batch["tick"])
+                if scfg.shifted_futures > 0 or scfg.still_futures > 0:
+                    shift_futures(batch, ds, latents, scfg.shifted_futures, scfg.shift_ticks,
+                                  step_generator(cfg.seed, f"{stage}/shift", step, env.rank, "cpu"), scfg.still_futures)
             gen = step_generator(cfg.seed, stage, step, env.rank, env.device)
             try:
                 metrics = train_step(model, batch, stage, optimizer, norm, scfg, scheduler, gen, loss_module, autocast)
