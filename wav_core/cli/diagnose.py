@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ticks-per-episode", type=int, default=5)
     p.add_argument("--variants", type=int, default=8, help="noise draws per source and observation")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shift-ticks", type=int, default=32,
+                   help="with --data: also score the futures this many ticks before and after each tick's own")
     p.add_argument("--K", type=int, default=0, help="planner iterations for closed-loop and calibration plans")
     p.add_argument("--S", type=int, default=10, help="flow steps of the value and action solves")
     p.add_argument("--threads", type=int, default=0)
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..eval.diagnose import check_dataset_matches, dataset_observations, diagnose, report_lines
     from ..planning import PlannerConfig, WAVPolicy
 
-    for key in ("episodes", "ticks_per_episode", "variants"):
+    for key in ("episodes", "ticks_per_episode", "variants", "shift_ticks"):
         if getattr(args, key) < 1:
             raise ValueError(f"--{key.replace('_', '-')}: got {getattr(args, key)}, expected >= 1")
     if args.threads:
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if args.data is not None:
         from ..eval.value_readout import value_readout
 
-        readout = value_readout(policy, args.data, args.ticks_per_episode, args.variants, args.seed, args.episodes)
+        readout = value_readout(policy, args.data, args.ticks_per_episode, args.variants, args.seed, args.episodes,
+                                args.shift_ticks)
         result["value_readout"] = {k: v for k, v in readout.items() if k not in ("dataset", "points")}  # episodes kept
         result["value_readout"]["points"] = len(readout["points"])
     for line in report_lines(result):

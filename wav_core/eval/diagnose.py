@@ -162,6 +162,12 @@ def report_lines(result: dict) -> list[str]:
             b = r["true_beats_still"]
             won = "no successful episode" if b["successes"] is None else f"{b['successes']:.0%} of {b['success_ticks']} ticks of successes"
             lines.append(f"the true future scores above a still one: {won}, {b['all']:.0%} of all ticks")
+        if "shifted" in r:
+            sh = r["shifted"]
+            ratio = "n/a" if sh["change_ratio"] is None else f"{sh['change_ratio']:.2f}"
+            lines.append(f"the future {sh['shift_ticks']} ticks later scores above the one {sh['shift_ticks']} ticks "
+                         f"earlier: {sh['later_beats_earlier']:.0%} of {sh['ticks']} ticks; the score moves {ratio} "
+                         "of the true change")
     if a["video"] < 0.05 * max(a["action_noise"], 1e-12) and a["value"] < 0.05 * max(a["action_noise"], 1e-12):
         lines.append("the plan barely reaches the action: planning cannot change what the robot does")
     return lines

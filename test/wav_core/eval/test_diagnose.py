@@ -90,6 +90,21 @@ def test_the_readout_feeds_the_true_future_to_a_future_conditioned_value(tiny_da
     beats = result["true_beats_still"]
     assert beats["success_ticks"] == 3 and 0.0 <= beats["successes"] <= 1.0  # the tiny demonstrations count as successes
     assert all(-1.0 <= result[s]["spearman"] <= 1.0 for s in ("imagined", "true_future"))
+    # Shifted futures: the future that followed tick t + D, after the history of t, is scored like a
+    # true future would be.
+    ds = WavDataset(str(tiny_dataset), SampleSpec.for_model(policy.cfg))
+    later = ds[3 + 4]["future"]
+    with torch.no_grad():
+        d = readout_at(policy, sample, 4, torch.Generator().manual_seed(0), {"later_future": later})
+        e = readout_at(policy, dict(sample, future=later), 4, torch.Generator().manual_seed(0))
+    assert d["later_future"] == e["true_future"] and d["true_future"] == a["true_future"]
+    result = value_readout(policy, tiny_dataset, ticks_per_episode=5, samples=2, max_episodes=1, shift_ticks=4)
+    last = ds.data.episodes[0].ticks - 1
+    inner = [p for p in result["points"] if "later_future" in p]
+    assert inner and all(4 <= p["tick"] <= last - 4 for p in inner)
+    assert all(p["true_later"] == float(ds.chunk(0, p["tick"] + 4, "value")[0, -1]) for p in inner)
+    shifted = result["shifted"]
+    assert shifted["ticks"] == len(inner) and shifted["shift_ticks"] == 4 and 0.0 <= shifted["later_beats_earlier"] <= 1.0
 
 
 def test_cli_bad_model_or_data_names_the_problem_and_writes_nothing(tmp_path, tiny_dataset):
