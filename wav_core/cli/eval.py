@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="async: sim seconds every plan takes to arrive, instead of its measured wall time "
                         "(reproducible runs)")
     p.add_argument("--warm-start", type=float, default=0.0, help="blend of the previous plan's Gaussians (0: cold)")
+    p.add_argument("--action-temperature", type=float, default=1.0,
+                   help="scale of the action flow noise (0: the chunk follows the observation and the plan alone)")
     p.add_argument("--sweep", help="K=0,1,3,5: the same seeds for each K; warm=0,0.5: for each warm-start blend at --K")
     p.add_argument("--config", help="YAML with a robot: section (cameras, rates) and optionally a policy: section "
                                     "(its executor and safety settings are used); default: the built-in rig")
@@ -95,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
         cfg.executor, cfg.safety = policy_cfg.executor, policy_cfg.safety
     key, values = _sweep_values(args.sweep) if args.sweep else ("K", [args.K])
     planners = [PlannerConfig(K=v if key == "K" else args.K, M=args.M, N=args.N, S=args.S,
-                              warm_start=v if key == "warm" else args.warm_start) for v in values]
+                              warm_start=v if key == "warm" else args.warm_start,
+                              action_temperature=args.action_temperature) for v in values]
     journal = None
     if args.journal:
         from ..eval.journal import EpisodeJournal, weights_digest

@@ -36,6 +36,10 @@ class PlannerConfig:
     """> 0: stop iterating when the next iteration would end after this budget (best so far is used)."""
     warm_start: float = 0.0
     """Blend of the previous plan's final Gaussians into the next plan's start (0 = cold, N(0, I))."""
+    action_temperature: float = 1.0
+    """Scale of the action expert's flow noise. The planner chooses the video and value noises only,
+    so the action noise stays a random draw that can move the chunk more than the plan does; at 0 the
+    decoded chunk is a function of the observation and the plan alone."""
 
     def validate(self) -> None:
         if self.K < 0:
@@ -43,7 +47,8 @@ class PlannerConfig:
         for key in ("M", "N", "S"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key}: got {getattr(self, key)}, expected >= 1")
-        for key in ("value_elite_frac", "video_elite_frac", "alpha_smooth", "sigma_decay", "warm_start"):
+        for key in ("value_elite_frac", "video_elite_frac", "alpha_smooth", "sigma_decay", "warm_start",
+                    "action_temperature"):
             v = getattr(self, key)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{key}: got {v}, expected a number in [0, 1]")

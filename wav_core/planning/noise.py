@@ -21,7 +21,7 @@ class PlanNoise:
     value: torch.Tensor  # [K, M*N, H, Cv]
     final_video: torch.Tensor  # [1, V, Ff, C, h, w]
     final_value: torch.Tensor  # [1, H, Cv]
-    action: torch.Tensor  # [1, H, A]
+    action: torch.Tensor  # [1, H, A] normal, scaled by the planner's action_temperature
 
     @classmethod
     def sample(cls, model_cfg: ModelConfig, cfg: PlannerConfig, generator: torch.Generator | None = None,
@@ -35,7 +35,7 @@ class PlanNoise:
             value=n(cfg.K, cfg.M * cfg.N, *val),
             final_video=n(1, *vid),
             final_value=n(1, *val),
-            action=n(1, model_cfg.action_horizon, model_cfg.action_dim),
+            action=n(1, model_cfg.action_horizon, model_cfg.action_dim) * cfg.action_temperature,
         )
 
     @classmethod

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from wav_core.config.loader import ConfigError
 from wav_core.model.normalize import Normalizer
 from wav_core.planning import LatentPlanner, PlannerConfig, PlanNoise, random_policy
 from wav_core.planning.naive import NaivePlanner
@@ -136,3 +137,15 @@ def test_default_elite_fractions_select():
     cfg = PlannerConfig()
     assert elite_count(cfg.video_elite_frac, 8) == 2 and elite_count(cfg.video_elite_frac, 30) == 8
     assert elite_count(cfg.value_elite_frac, 8 * 4) == 4 and elite_count(cfg.value_elite_frac, 30 * 5) == 15
+
+
+def test_action_temperature_scales_only_the_action_noise(tiny_cfg):
+    one = PlanNoise.sample(tiny_cfg, PlannerConfig(K=2), torch.Generator().manual_seed(3))
+    for temperature in (0.0, 0.5):
+        scaled = PlanNoise.sample(tiny_cfg, PlannerConfig(K=2, action_temperature=temperature),
+                                  torch.Generator().manual_seed(3))
+        torch.testing.assert_close(scaled.action, one.action * temperature)
+        for key in ("video", "value", "final_video", "final_value"):
+            assert torch.equal(getattr(scaled, key), getattr(one, key)), key
+    with pytest.raises(ConfigError, match=r"action_temperature: got -1.0, expected a number in \[0, 1\]"):
+        PlannerConfig(action_temperature=-1.0).validate()
