@@ -37,12 +37,13 @@ class LatentCache:
             tokenizer.train(was_training)
         return cls(out)
 
+    def at(self, ds: WavDataset, episode: int, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """History [V, Fh, C, h, w] and future [V, Ff, C, h, w] latents of the sample at tick t."""
+        h, f = ds.frame_ticks(int(episode), int(t))
+        lat = self.latents[int(episode)]
+        return lat[:, h], lat[:, f]
+
     def gather(self, ds: WavDataset, episodes, ticks) -> tuple[torch.Tensor, torch.Tensor]:
         """History [B, V, Fh, C, h, w] and future [B, V, Ff, C, h, w] latents of a batch's samples."""
-        hist, fut = [], []
-        for ep, t in zip(episodes, ticks):
-            h, f = ds.frame_ticks(int(ep), int(t))
-            lat = self.latents[int(ep)]
-            hist.append(lat[:, h])
-            fut.append(lat[:, f])
+        hist, fut = zip(*(self.at(ds, ep, t) for ep, t in zip(episodes, ticks)))
         return torch.stack(hist), torch.stack(fut)

@@ -42,8 +42,7 @@ def shift_futures(batch: dict, ds: WavDataset, latents: LatentCache, shifted: fl
             values[i] = values[i][:1].expand_as(values[i]).clone()
         elif is_shifted[i]:
             t2 = min(ds.data.episodes[ep].ticks - 1, max(0, t + int(signs[i] * offsets[i])))
-            _, fut = ds.frame_ticks(ep, t2)
-            future[i] = latents.latents[ep][:, fut].to(future.device, future.dtype)
+            future[i] = latents.at(ds, ep, t2)[1].to(future.device, future.dtype)
             values[i] = ds.chunk(ep, t2, "value").to(values.device)
         shown.append(t2)
     return torch.tensor(shown), is_still
