@@ -23,7 +23,9 @@ PARTS = ("world", "value", "action")
 
 def _time_interleaved(policy: WAVPolicy, planners: dict, images, state, repeats: int, warmup: int) -> dict:
     """Plan i uses seed i for every planner, so they all see the same noise plan by plan.
-    name -> {"times": [...], "breakdown": {...median ms, "iterations": [...]}, "actions": [...]}."""
+    name -> {"times": [...], "breakdown": {...median ms, "iterations": [...]}, "actions": [...],
+    "first_ms": the first plan, which holds compilation and capture}. The first plan's time is also
+    printed (flushed) as it ends, so a bench stopped by a time limit still tells how far it got."""
     out = {name: {"times": [], "parts": {k: [] for k in PARTS}, "actions": [], "iterations": set()} for name in planners}
     kept = policy.planner
     try:
@@ -33,6 +35,9 @@ def _time_interleaved(policy: WAVPolicy, planners: dict, images, state, repeats:
                 t = time.perf_counter()
                 res = policy.plan(images, state, seed=i)
                 dt = (time.perf_counter() - t) * 1000
+                if i == 0:
+                    out[name]["first_ms"] = dt
+                    print(f"first plan ({getattr(getattr(planner, 'backend', None), 'name', name)}): {dt / 1000:.1f} s", flush=True)
                 if i >= warmup:
                     rec = out[name]
                     rec["times"].append(dt)
@@ -83,6 +88,7 @@ def bench_planner(policy: WAVPolicy, cfg: PlannerConfig, repeats: int = 10, warm
     if "backend" in runs:
         r = runs["backend"]
         out["backend"] = {"requested": backend, "used": planners["backend"].backend.name, **summarize(r["times"]),
+                          "first_ms": r["first_ms"],
                           "breakdown_median_ms": r["breakdown"],
                           "ratio_to_eager": out["batched"]["median_ms"] / float(np.median(r["times"])),
                           "max_rel_diff_actions": max_relative_difference(r["actions"], eager["actions"])}

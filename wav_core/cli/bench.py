@@ -251,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{label:<14} median {r['median_ms']:8.1f} ms   p90 {r['p90_ms']:8.1f} ms   p99 {r['p99_ms']:8.1f} ms   (n={r['n']})")
         print(f"  eager / {r['used']} median: {r['ratio_to_eager']:.2f}x   "
               f"max relative action difference to eager (same noise): {r['max_rel_diff_actions']:.2e}")
+        print(f"  first {r['used']} plan (compilation, capture): {r['first_ms'] / 1000:.1f} s")
     if ks:
         sweep = bench_k_sweep(policy, cfg, ks, max(3, args.repeats // 2), 1, args.backend, opts)
         res["k_sweep"] = sweep

@@ -136,6 +136,27 @@ def test_compiled_networks_plan_like_eager_and_leave_the_policy_model_as_it_was(
         np.testing.assert_allclose(a.iteration_best_snr, b.iteration_best_snr, rtol=1e-4)
 
 
+def test_padded_single_batches_let_each_network_compile_once_and_the_bench_reports_the_first_plan():
+    """A plan calls the world with M candidates and with the chosen one, the value with M x N samples and
+    with one: static shapes compile a graph for each (8 for this model). With a batch of one padded to
+    two and a dynamic batch dimension, the world and the action compile once and the value twice (its
+    N samples per candidate, then one per future)."""
+    from torch._dynamo.utils import counters
+
+    from wav_core.bench.planner import bench_planner
+
+    policy = random_policy("tiny", CFG, model_overrides={"world": WorldConfig(dim=64, depth=1, heads=4),
+                                                         "conditioning": "future"})
+    torch._dynamo.reset()
+    counters.clear()
+    res = bench_planner(policy, CFG, repeats=2, warmup=0, naive=False, backend="torch-compile",
+                        backend_options={"pad_single": True})
+    assert policy.backend.name == "torch-compile"
+    assert counters["stats"]["unique_graphs"] == 4
+    assert res["backend"]["max_rel_diff_actions"] < 1e-4
+    assert res["backend"]["first_ms"] > 0
+
+
 def test_compiled_backend_refuses_precisions_it_cannot_run(policy):
     with pytest.raises(ValueError, match=r"precision got 'fp16', expected one of \['fp32', 'bf16'\]"):
         make_backend("torch-compile", policy, CFG, precision="fp16")
