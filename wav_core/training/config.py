@@ -9,6 +9,7 @@ from ..config.loader import ConfigError
 
 STAGES = ("tokenizer", "world", "value", "action")
 ACTION_EPISODES = ("success", "all")
+PRECISIONS = ("bf16", "fp32")
 
 
 @dataclass
@@ -28,6 +29,10 @@ class StageConfig:
     candidates then all score alike; a shifted future forces the value to read what the future
     shows. Needs the latent cache."""
     shift_ticks: int = 16
+    precision: Literal["bf16", "fp32"] = "bf16"
+    """On a CUDA device, 'bf16' runs the step under bf16 autocast and 'fp32' without it (the CPU always
+    trains in fp32). Autocast pays where matrix products dominate; a small model's step is bound
+    by kernel launches, which the casts add to (`wav bench --train` measures both)."""
     still_futures: float = 0.0
     """Value stage: the fraction of samples shown a still future (the last history frame held) with
     the current value held as the target; see wav_core/training/shifted_futures.py."""
@@ -42,6 +47,8 @@ class StageConfig:
         if not 0.0 <= self.still_futures <= 1.0 - self.shifted_futures:
             raise ConfigError(f"still_futures: got {self.still_futures}, expected a fraction in [0, 1] that with "
                               f"shifted_futures ({self.shifted_futures}) sums to at most 1")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision: got {self.precision!r}, expected one of {list(PRECISIONS)}")
         if self.shift_ticks < 1:
             raise ConfigError(f"shift_ticks: got {self.shift_ticks}, expected >= 1")
 

@@ -147,10 +147,11 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
     if env.main:
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(str(run / "tb"))
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if env.device.type == "cuda" else None
     history: dict[str, list[float]] = {}
     for stage in stages:
         scfg = cfg.train.stage(stage)
+        autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
+                    if env.device.type == "cuda" and scfg.precision == "bf16" else None)
         total = scfg.steps if max_steps is None else max_steps
         ck = stage_dir(run, stage)
         start, extra = 0, None

@@ -6,6 +6,8 @@ import socket
 import subprocess
 import sys
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -122,6 +124,29 @@ def test_an_unknown_compile_mode_names_the_key_and_the_modes(tmp_path):
     path.write_text("preset: tiny\ncompile: max\n")
     with pytest.raises(ConfigError, match=r"run.yaml: compile: got 'max', expected one of \['off', 'default', 'reduce-overhead'\]"):
         load_run_config(path)
+
+
+def test_a_stage_precision_names_the_stage_and_the_choices(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("preset: tiny\ntrain:\n  world: {precision: fp16}\n")
+    with pytest.raises(ConfigError, match=r"run.yaml: .*precision: got 'fp16', expected one of \['bf16', 'fp32'\]"):
+        load_run_config(path)
+
+
+def test_precision_selects_autocast_on_the_gpu_only(dataset, tmp_path):
+    """A CPU always trains in fp32, so both settings give the same steps there; on a GPU bf16 autocast
+    rounds, and the two runs follow each other closely without being equal."""
+    device_runs = {}
+    for precision in ("bf16", "fp32"):
+        run = tiny_run()
+        run.train.action = replace(run.train.action, precision=precision)
+        device_runs[precision] = train(tmp_path / precision, run, dataset, ["action"], progress=False,
+                                       log=lambda s: None).losses["action"]
+    if torch.cuda.is_available():
+        np.testing.assert_allclose(device_runs["bf16"], device_runs["fp32"], rtol=0.1)
+        assert device_runs["bf16"] != device_runs["fp32"]
+    else:
+        assert device_runs["bf16"] == device_runs["fp32"]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="compiled training is for CUDA (minutes to compile on a CPU)")
