@@ -92,6 +92,11 @@ class ModelConfig:
     """What the action expert generates: joint set-points (`absolute`, the paper's) or their offsets
     from the state at the tick (`delta`), so that holding the current pose is the zero chunk and the
     expert spends its capacity on the motion rather than on reproducing the state it was given."""
+    value_reads: Literal["all", "future"] = "all"
+    """Which world states the value expert attends to: every token (`all`, the paper's), or only the
+    future frames' tokens (`future`). A value that sees the history tokens can score the phase it
+    reads there and ignore the candidate future, so the planner's candidates all score alike; the
+    future tokens still carry the history the world mixed into them, but no longer on their own."""
     time_sampling: Literal["logit_normal", "uniform", "beta"] = "logit_normal"
     """Flow-time distribution of every flow-matching loss: logit-normal (mass in the middle), uniform,
     or Beta(1.5, 1) (mass near t = 1, where every solve starts)."""
@@ -119,6 +124,7 @@ class ModelConfig:
         if not 0.0 <= self.value_clean_prob <= 1.0:
             raise ConfigError(f"value_clean_prob: got {self.value_clean_prob}, expected a number in [0, 1]")
         for key, allowed in (("conditioning", ("paper", "future")), ("action_space", ("absolute", "delta")),
+                             ("value_reads", ("all", "future")),
                              ("time_sampling", ("logit_normal", "uniform", "beta"))):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key}: got {getattr(self, key)!r}, expected one of {list(allowed)}")

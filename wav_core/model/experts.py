@@ -66,10 +66,21 @@ class ValueExpert(_Expert):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg, cfg.action_horizon, with_value=False)
+        # value_reads 'future': (views, tokens per view, first future token) of the world's states.
+        self.future_tokens = None
+        if cfg.value_reads == "future":
+            n = cfg.tokens_per_frame
+            self.future_tokens = (len(cfg.views), (cfg.n_history + cfg.n_future) * n, cfg.n_history * n)
         self.inp = nn.Linear(cfg.value_channels, cfg.expert.dim)
         self.out = nn.Linear(cfg.expert.dim, cfg.value_channels)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+
+    def video_kv(self, states: list[torch.Tensor]) -> list[KV]:
+        if self.future_tokens is not None:
+            v, per_view, first = self.future_tokens
+            states = [s.unflatten(1, (v, per_view))[:, :, first:].flatten(1, 2) for s in states]
+        return super().video_kv(states)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, video_kv: list[KV], return_states: bool = False):
         """x [B, H, C] at flow time t [B] -> velocity [B, H, C] (and per-block states [B, H, D])."""

@@ -135,3 +135,39 @@ def test_time_sampling_kinds():
         sample_time(4, g, kind="cosine")
 
 
+
+
+@pytest.mark.parametrize("reads", ["all", "future"])
+def test_a_value_that_reads_the_future_ignores_the_history_tokens(reads):
+    """The world's states hold the history frames' tokens, then the future frames', per view. With
+    `value_reads: future` the value expert attends to the future tokens only: changing the states at
+    the history tokens leaves its value unchanged, while the paper's value (`all`) moves."""
+    model = random_model("future", value_reads=reads)
+    cfg = model.cfg
+    ctx, _ = observation(model)
+    g = torch.Generator().manual_seed(1)
+    z_vid = torch.randn(2, *cfg.future_latent_shape, generator=g)
+    states = model.world_features(ctx, z_vid)
+    v, n = len(cfg.views), cfg.tokens_per_frame
+    per_view, history = (cfg.n_history + cfg.n_future) * n, cfg.n_history * n
+    assert states[0].shape[1] == v * per_view
+    changed = []
+    for s in states:
+        s = s.clone().unflatten(1, (v, per_view))
+        s[:, :, :history] += torch.randn(s[:, :, :history].shape, generator=g)
+        changed.append(s.flatten(1, 2))
+    z_val = torch.randn(2, *cfg.value_shape, generator=g)
+    with torch.no_grad():
+        before = model.solve_value(model.value.video_kv(states), z_val, 3)
+        after = model.solve_value(model.value.video_kv(changed), z_val, 3)
+    if reads == "future":
+        torch.testing.assert_close(after, before)
+    else:
+        assert (after - before).abs().max() > 1e-3
+
+
+def test_value_reads_round_trips_and_a_bad_choice_names_the_key():
+    cfg = dataclasses.replace(tiny(), value_reads="future")
+    assert from_dict(ModelConfig, to_dict(cfg)).value_reads == "future"
+    with pytest.raises(ConfigError, match=re.escape("value_reads: got 'past', expected one of ['all', 'future']")):
+        dataclasses.replace(tiny(), value_reads="past").validate()
