@@ -17,7 +17,9 @@
 #   pushed off its commands: recovery for the action stage; README, "Demonstrations with failures") HELDOUT=16 EVAL_EPISODES=50 (per K) KS=0,3
 #   M=8 N=4 S=10 WORKERS=<cpus> MAX_SECONDS=20 (sim seconds per recorded episode; the drawer expert
 #   needs about 15) EVAL_MAX_SECONDS=$MAX_SECONDS (per evaluated episode)
-#   DIAGNOSE_EPISODES=8 TRAIN_CONFIG=config/train_gpu_recipe.yaml PRESET= (e.g. tiny: replaces the
+#   DIAGNOSE_EPISODES=8 TRAIN_CONFIG=config/train_gpu_recipe.yaml RIG=config/sim_drawer_progress.yaml
+#   (the rig and its value targets: progress, which the drawer value ranks; config/sim_drawer.yaml
+#   for the outcome-weighted reward-to-go) PRESET= (e.g. tiny: replaces the
 #   config's preset) MAX_STEPS= (per stage) CHECKPOINT_EVERY= LOADER_WORKERS= (the config's
 #   num_workers) DEVICE=cuda|cpu (default: cuda when nvidia-smi or torch sees a GPU)
 #   EVAL_BACKEND / BENCH_BACKEND (torch-cudagraph on cuda, torch on cpu) EVAL_BATCH=1
@@ -59,7 +61,7 @@ T_EVAL=${T_EVAL:-240} T_CALIBRATE=${T_CALIBRATE:-45} T_CARD=${T_CARD:-30}
 WORK=${WORK:-/tmp/wav_recipe}
 TITLE=${TITLE:-sim_drawer (GPU recipe)}
 RESULTS=${RESULTS:-$WORK/results}
-RIG=config/sim_drawer.yaml
+RIG=${RIG:-config/sim_drawer_progress.yaml}
 TRAIN_SEED=0 HELDOUT_SEED=5000 EVAL_SEED=1000
 
 fail() { echo "gpu_recipe.sh: $*" >&2; exit 2; }
@@ -87,6 +89,7 @@ seconds MAX_SECONDS EVAL_MAX_SECONDS
 [ -z "$LOADER_WORKERS" ] || [[ $LOADER_WORKERS =~ ^[0-9]+$ ]] || fail "LOADER_WORKERS: got '$LOADER_WORKERS', expected an integer >= 0"
 [ -z "$PRESET" ] || [[ $PRESET =~ ^(tiny|cpu|sim|paper)$ ]] || fail "PRESET: got '$PRESET', expected tiny, cpu, sim or paper"
 [ -f "$TRAIN_CONFIG" ] || fail "TRAIN_CONFIG: $TRAIN_CONFIG does not exist"
+[ -f "$RIG" ] || fail "RIG: $RIG does not exist"
 if [ -z "${DEVICE:-}" ]; then
   DEVICE=cpu
   if (nvidia-smi -L 2>/dev/null || true) | grep -q '^GPU' \

@@ -153,7 +153,7 @@ def test_phase_table_lists_each_phase_and_the_total(tmp_path):
 @pytest.mark.parametrize("setting, value", [
     ("EVAL_EPISODES", "fifty"), ("WORKERS", "0"), ("KS", "0,x"), ("KS", "1,,3"), ("PRESET", "huge"),
     ("MAX_SECONDS", "-3"), ("T_TRAIN", "5m"), ("TRAIN_CONFIG", "config/none.yaml"), ("DEVICE", "tpu"),
-    ("EPISODES", "999"), ("DISTURB_EPISODES", "-1"),
+    ("EPISODES", "999"), ("DISTURB_EPISODES", "-1"), ("RIG", "config/no_rig.yaml"),
 ])
 def test_the_recipe_refuses_bad_settings_before_doing_anything(tmp_path, setting, value):
     work = tmp_path / "work"
@@ -219,5 +219,7 @@ def test_the_recipe_config_is_the_sim_preset_with_future_conditioning():
     cfg = load_run_config(ROOT / "config" / "train_gpu_recipe.yaml")
     model = cfg.model_config()
     assert (cfg.preset, model.conditioning, model.image_size) == ("sim", "future", (64, 64))
+    assert model.value_reads == "future"
+    assert [cfg.train.stage(s).precision for s in ("tokenizer", "world", "value", "action")] == ["bf16", "fp32", "fp32", "fp32"]
     assert cfg.latent_cache
     assert all(cfg.train.stage(s).batch_size == 64 for s in ("tokenizer", "world", "value", "action"))
