@@ -2,7 +2,7 @@
 # Run 7's action stage (run 5's settings: 6000 steps) on the future-reading value, then K = 0 and K = 3
 # on 10 fresh seeds (1600-1609), run 5's planner settings (M 8, N 2, S 5, sync, 20 s).
 set -e
-cd /work/main
+cd "$(dirname "$0")/../.."
 source .venv/bin/activate
 V=out/vf
 [ -f $V/run/checkpoints/action/model.safetensors ] && [ -f $V/run/trained_action ] || { OMP_NUM_THREADS=2 wav train --config $V/train.yaml --data out/vp/dataset --out $V/run --stage action --resume --no-progress && touch $V/run/trained_action; }

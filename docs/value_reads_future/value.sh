@@ -4,7 +4,7 @@
 # Set up before: out/vf/run/checkpoints/{tokenizer,world} copied from run 5 (out/vp/run), out/vf/run/
 # run.yaml = run 5's with card.config.value_reads set to future, out/vf/train.yaml = out/vp/train.yaml.
 set -e
-cd /work/main
+cd "$(dirname "$0")/../.."
 source .venv/bin/activate
 V=out/vf
 [ -f $V/run/checkpoints/value/model.safetensors ] || wav train --config $V/train.yaml --data out/vp/dataset --out $V/run --stage value --resume --no-progress

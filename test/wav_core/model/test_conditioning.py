@@ -135,8 +135,6 @@ def test_time_sampling_kinds():
         sample_time(4, g, kind="cosine")
 
 
-
-
 @pytest.mark.parametrize("reads", ["all", "future"])
 def test_a_value_that_reads_the_future_ignores_the_history_tokens(reads):
     """The world's states hold the history frames' tokens, then the future frames', per view. With

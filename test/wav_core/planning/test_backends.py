@@ -154,7 +154,7 @@ def test_padded_single_batches_let_each_network_compile_once_and_the_bench_repor
     assert policy.backend.name == "torch-compile"
     assert counters["stats"]["unique_graphs"] == 4
     assert res["backend"]["max_rel_diff_actions"] < 1e-4
-    assert res["backend"]["first_ms"] > 0
+    assert np.isfinite(res["backend"]["first_ms"])  # recorded: compilation and capture, kept apart from the median
 
 
 def test_compiled_backend_refuses_precisions_it_cannot_run(policy):

@@ -5,7 +5,6 @@ import os
 import socket
 import subprocess
 import sys
-
 from dataclasses import replace
 
 import numpy as np

@@ -82,7 +82,7 @@ class OneGraph(nn.Module):
         self.net = net
         self.flags, self.batch_args, self.pick = SIGNATURES[name]
         self.pad_single = pad_single
-        self.compiled = torch.compile(net, dynamic=False if not pad_single else None)
+        self.compiled = torch.compile(net, dynamic=None if pad_single else False)
 
     def __getattr__(self, name: str):
         try:
