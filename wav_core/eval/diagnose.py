@@ -10,6 +10,8 @@ runs (`iteration.decode`) is repeated with one noise varied and the others held 
 - value_spread.video: std across video variants of the predicted total value (normalised, mean
   over the chunk), at a fixed value noise: whether the value module tells futures apart;
 - value_rank.spearman: rank correlation of predicted and true reward-to-go on held-out episodes;
+- tokenizer: reconstruction error of the observations' frames, overall and on their most detailed
+  pixels (tokenizer_check.py): whether the latents every stage reads still hold the small objects;
 - value_readout (held-out data): the same ranking for the mean of several value draws, given imagined
   futures and (`future` conditioning) the true future, and how often the true future scores above a
   still one (see value_readout.py).
@@ -27,6 +29,7 @@ from ..planning.iteration import Networks, decode
 from ..planning.noise import PlanNoise
 from ..planning.planner import reads_values
 from ..planning.policy import WAVPolicy
+from .tokenizer_check import tokenizer_check
 
 SOURCES = ("video", "value", "action_noise")
 
@@ -101,6 +104,7 @@ def diagnose(policy: WAVPolicy, observations: list[Observation], variants: int =
         "conditioning": policy.cfg.conditioning,
         "action_spread": {s: float(np.mean([p[s] for p in per])) for s in SOURCES},
         "value_spread": {"video": float(np.mean([p["value_video"] for p in per]))},
+        "tokenizer": tokenizer_check(policy.model, [o.images for o in observations]),
     }
     if calibration is not None:
         true = [p["true"] for p in calibration["points"]]
@@ -148,6 +152,11 @@ def report_lines(result: dict) -> list[str]:
              f"  video noise   {a['video']:.4f}", f"  value noise   {a['value']:.4f}",
              f"  action noise  {a['action_noise']:.4f}",
              f"spread of the predicted total value across video noises: {v['video']:.4f}"]
+    if "tokenizer" in result:
+        t = result["tokenizer"]
+        ratio = "n/a" if t["detail_ratio"] is None else f"{t['detail_ratio']:.1f}x"
+        lines.append(f"tokenizer reconstruction error (MSE) over {t['frames']} frames: {t['mse']:.4f}; on the "
+                     f"{t['detail_fraction']:.0%} most detailed pixels {t['detail_mse']:.4f} ({ratio})")
     if "value_rank" in result:
         r = result["value_rank"]
         lines.append(f"value ranking on held-out ticks: spearman {r['spearman']:.3f}, pearson {r['pearson']:.3f} "

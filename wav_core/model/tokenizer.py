@@ -27,6 +27,7 @@ class VisualTokenizer(nn.Module):
             cin = c
         self.decoder = nn.Sequential(*dec, nn.SiLU(), nn.Conv2d(cin, 3, 3, padding=1))
         self.kl_weight = cfg.kl_weight
+        self.detail_weight = cfg.detail_weight
 
     def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """images [..., 3, H, W] in [0, 1] -> (mean, logvar) [..., C, h, w]."""
@@ -50,6 +51,13 @@ class VisualTokenizer(nn.Module):
         eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         z = mean + torch.exp(0.5 * logvar) * eps
         recon = self.decode(z)
-        rec = F.mse_loss(recon, images)
+        rec = F.mse_loss(recon, images) if self.detail_weight == 0 else self._weighted_mse(recon, images)
         kl = 0.5 * torch.mean(mean.pow(2) + logvar.exp() - 1 - logvar)
         return rec + self.kl_weight * kl, {"recon": rec.detach(), "kl": kl.detach()}
+
+    def _weighted_mse(self, recon: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """MSE with weight 1 + detail_weight * (pixel contrast / the frame's mean contrast), normalised
+        so that a uniform error costs what plain MSE does."""
+        contrast = (images - F.avg_pool2d(images, 5, 1, 2, count_include_pad=False)).abs().sum(1, keepdim=True)
+        w = 1 + self.detail_weight * contrast / contrast.mean((2, 3), keepdim=True).clamp_min(1e-6)
+        return ((recon - images) ** 2 * w).mean() / w.mean()
