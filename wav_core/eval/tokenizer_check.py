@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from ..model.tokenizer import local_contrast
 
 DETAIL_FRACTION = 0.05
-
-
-def local_contrast(images: torch.Tensor) -> torch.Tensor:
-    """[N, 3, H, W] in [0, 1] -> [N, H, W]: summed absolute difference from the 5x5 mean."""
-    return (images - F.avg_pool2d(images, 5, 1, 2, count_include_pad=False)).abs().sum(1)
 
 
 def reconstruction_errors(images: torch.Tensor, recon: torch.Tensor, fraction: float = DETAIL_FRACTION) -> dict:

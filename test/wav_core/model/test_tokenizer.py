@@ -53,15 +53,16 @@ def test_detail_weight_makes_a_missing_block_cost_more_than_uniform_blur():
 
 def test_detail_weight_enters_the_training_loss():
     torch.manual_seed(0)
-    cfg = TokenizerConfig(channels=[8, 8], latent_channels=2)
-    plain = VisualTokenizer(cfg)
+    plain = VisualTokenizer(TokenizerConfig(channels=[8, 8], latent_channels=2))
     detail = VisualTokenizer(TokenizerConfig(channels=[8, 8], latent_channels=2, detail_weight=4.0))
     detail.load_state_dict(plain.state_dict())
     img = _table_with_block()
-    g = torch.Generator().manual_seed(1)
     loss_plain, _ = plain.loss(img, torch.Generator().manual_seed(1))
-    loss_detail, _ = detail.loss(img, g)
+    loss_detail, _ = detail.loss(img, torch.Generator().manual_seed(1))
     assert loss_plain.item() != pytest.approx(loss_detail.item(), rel=1e-4)
+    # Frames with leading dimensions (sample, view, frame) weigh the same as the flat batch.
+    nested, _ = detail.loss(img[None, None], torch.Generator().manual_seed(1))
+    assert nested.item() == pytest.approx(loss_detail.item(), rel=1e-6)
 
 
 def test_detail_weight_round_trips_and_a_negative_one_is_refused(tmp_path):
