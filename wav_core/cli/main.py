@@ -17,6 +17,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "wav_core.cli.eval",
     "wav_core.cli.calibrate",
     "wav_core.cli.diagnose",
+    "wav_core.cli.headroom",
     "wav_core.cli.trace",
     "wav_core.cli.ablation",
     "wav_core.cli.card",

@@ -28,20 +28,27 @@ def weights_digest(model_dir: str | Path) -> str:
     return h.hexdigest()[:16]
 
 
-def episode_key(weights: str, cfg: EvalConfig, planner: PlannerConfig) -> str:
+def episode_key(weights: str, cfg: EvalConfig, planner: PlannerConfig, variant: dict | None = None) -> str:
     settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("episodes", "seed")}
-    return json.dumps({"weights": weights, "eval": settings, "planner": dataclasses.asdict(planner)},
-                      sort_keys=True, default=str)
+    key = {"weights": weights, "eval": settings, "planner": dataclasses.asdict(planner)}
+    if variant:
+        key["variant"] = variant
+    return json.dumps(key, sort_keys=True, default=str)
 
 
 class EpisodeJournal:
-    def __init__(self, path: str | Path, weights: str, cfg: EvalConfig):
-        self.path, self.weights, self.cfg = Path(path), weights, cfg
+    """`variant`: settings outside EvalConfig and PlannerConfig that also decide an episode (e.g. how
+    `wav headroom` picks its chunks), part of the key; each line may carry an `extra` record of the
+    episode, returned by `load` in `extras`."""
+
+    def __init__(self, path: str | Path, weights: str, cfg: EvalConfig, variant: dict | None = None):
+        self.path, self.weights, self.cfg, self.variant = Path(path), weights, cfg, variant
+        self.extras: dict[tuple[int, int], dict] = {}
 
     def load(self, planners: list[PlannerConfig]) -> dict[tuple[int, int], EpisodeResult]:
         """The journalled episodes of these planner settings: (planner index, seed) -> result. A
         torn last line (the process killed mid-write) is cut off the file, so appends start clean."""
-        keys = {episode_key(self.weights, self.cfg, p): k for k, p in enumerate(planners)}
+        keys = {episode_key(self.weights, self.cfg, p, self.variant): k for k, p in enumerate(planners)}
         done: dict[tuple[int, int], EpisodeResult] = {}
         if not self.path.is_file():
             return done
@@ -53,14 +60,19 @@ class EpisodeJournal:
                 if k is not None:
                     res = EpisodeResult(**rec["episode"])
                     done[(k, res.seed)] = res
+                    if "extra" in rec:
+                        self.extras[(k, res.seed)] = rec["extra"]
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 if n < len(lines):
                     raise ValueError(f"{self.path}: line {n} is not a journalled episode ({exc})") from None
                 self.path.write_text("".join(f"{kept}\n" for kept in lines[:-1]))
         return done
 
-    def append(self, planner: PlannerConfig, res: EpisodeResult) -> None:
-        line = json.dumps({"key": episode_key(self.weights, self.cfg, planner), "episode": dataclasses.asdict(res)})
+    def append(self, planner: PlannerConfig, res: EpisodeResult, extra: dict | None = None) -> None:
+        rec = {"key": episode_key(self.weights, self.cfg, planner, self.variant), "episode": dataclasses.asdict(res)}
+        if extra is not None:
+            rec["extra"] = extra
+        line = json.dumps(rec)
         with open(self.path, "a") as f:
             f.write(line + "\n")
             f.flush()

@@ -163,11 +163,11 @@ class WAVPolicy:
 
     @torch.no_grad()
     def plan_batch(self, observations: list[tuple[np.ndarray, np.ndarray, str | None]], seeds: list[int | None],
-                   last: list[Gaussians | None] | None = None, warm: bool = False
-                   ) -> list[tuple[PlanResult, Gaussians]]:
+                   last: list[Gaussians | None] | None = None, warm: bool = False,
+                   noises: list[PlanNoise] | None = None) -> list[tuple[PlanResult, Gaussians]]:
         """Several observations (images, state, instruction; as for `plan`) planned in one call: plan b
-        draws its noise from seeds[b] and, with `warm`, starts from last[b] (its own previous plan's
-        final Gaussians) blended as in `plan`. Returns each plan's result and final Gaussians, the
+        draws its noise from seeds[b] (or takes noises[b]) and, with `warm`, starts from last[b] (its own
+        previous plan's final Gaussians) blended as in `plan`. Returns each plan's result and final Gaussians, the
         warm-start memory of its next plan; this policy's own memory (`last_gaussians`) is untouched.
         Plan b equals `plan(*observations[b], seed=seeds[b])` up to float round-off (see
         LatentPlanner.plan_batch)."""
@@ -180,7 +180,10 @@ class WAVPolicy:
         inputs = [self._inputs(*obs) for obs in observations]
         ctx = self.planner.backend.context(torch.stack([h for h, _, _ in inputs]), [i for _, _, i in inputs])
         state_t = torch.stack([s for _, s, _ in inputs])
-        noises = [self.sample_noise(seed) for seed in seeds]
+        if noises is None:
+            noises = [self.sample_noise(seed) for seed in seeds]
+        elif len(noises) != b:
+            raise ValueError(f"plan_batch: got {len(noises)} noises for {b} observations, expected one per plan")
         outs = self.planner.plan_batch(ctx, state_t, noises, [self._warm_start(g, warm) for g in last],
                                        started=started)
         return [(self._result(out, obs[1]), out.gaussians) for out, obs in zip(outs, observations)]

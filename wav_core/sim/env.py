@@ -145,6 +145,23 @@ class SimEnv:
         out[[6, 13]] += v[self._finger_b_dadr]
         return out
 
+    # -- look-ahead ----------------------------------------------------------------------------
+    def save_state(self) -> tuple:
+        """Everything stepping depends on (physics, servo targets, latched sub-goals), so a chunk can
+        be played ahead and the episode put back exactly where it was."""
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        physics = np.empty(mujoco.mj_stateSize(self.model, spec))
+        mujoco.mj_getState(self.model, self.data, physics, spec)
+        return (physics, self._targets.copy(), self._clipped.copy(), dict(self._latched), dict(self._cond),
+                self._cond_time)
+
+    def restore_state(self, saved: tuple) -> None:
+        physics, targets, clipped, latched, cond, cond_time = saved
+        mujoco.mj_setState(self.model, self.data, physics, mujoco.mjtState.mjSTATE_INTEGRATION)
+        mujoco.mj_forward(self.model, self.data)
+        self._targets, self._clipped = targets.copy(), clipped.copy()
+        self._latched, self._cond, self._cond_time = dict(latched), dict(cond), cond_time
+
     # -- observation ---------------------------------------------------------------------------
     def camera_size(self, name: str) -> tuple[int, int]:
         if self.image_size is not None:

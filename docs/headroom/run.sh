@@ -1,0 +1,17 @@
+#!/bin/bash
+# The ceiling of planning over the imagined futures (`wav headroom`): the shipped drawer model (outcome
+# value targets) and run 9's model (progress targets, value reads the future; docs/progress_detail),
+# each on 20 fresh seeds (1800-1819) with the pick rules first / value / oracle over 8 candidate
+# futures per decision (K 0, S 5, sync, 20 s). Resumes from the journals.
+set -e
+cd "$(dirname "$0")/../.."
+source .venv/bin/activate
+O=${OUT:-out/headroom}
+mkdir -p $O
+run() {  # name model
+  [ -f $O/headroom_$1.json ] || OMP_NUM_THREADS=1 wav headroom --model $2 --task drawer --episodes 20 --seed 1800 \
+    --max-seconds 20 --candidates 8 --vary plan --K 0 --S 5 --workers 2 --journal $O/headroom_$1.jsonl --json $O/headroom_$1.json
+}
+run shipped models/sim_drawer
+run run9 out/r9/model
+echo done
