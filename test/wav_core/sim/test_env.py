@@ -147,3 +147,26 @@ def test_bad_configuration_is_rejected():
     swapped.arms.reverse()
     with pytest.raises(ValueError, match="robot.arms"):
         SimEnv("drawer", robot=swapped)
+
+
+def test_a_saved_state_brings_the_episode_back_bit_for_bit():
+    reach = piper.HOME.copy()
+    reach[[1, 8]] += 0.3
+    detour = reach + 0.2
+    ends = []
+    for detoured in (False, True):
+        with SimEnv("drawer", render=False) as env:
+            env.reset(8)
+            for _ in range(3):
+                env.step(reach)
+            if detoured:
+                saved = env.save_state()
+                for _ in range(5):
+                    env.step(detour)
+                assert not np.allclose(env.joint_state(), reach, atol=0.05)
+                env.restore_state(saved)
+            for _ in range(5):
+                env.step(reach)
+            ends.append((env.joint_state(), env.time, env.targets, env.info()["success"]))
+    assert np.array_equal(ends[0][0], ends[1][0]) and ends[0][1] == ends[1][1]
+    assert np.array_equal(ends[0][2], ends[1][2]) and ends[0][3] == ends[1][3]
