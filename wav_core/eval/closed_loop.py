@@ -175,14 +175,17 @@ class EpisodeRun:
 
 
 def run_episode(policy: WAVPolicy, env, seed: int, cfg: EvalConfig, frames: list | None = None,
-                on_request=None, commands: list | None = None, on_tick=None) -> EpisodeResult:
+                on_request=None, commands: list | None = None, on_tick=None, on_start=None) -> EpisodeResult:
     """One episode from `env.reset(seed)` under a fresh ControlLoop (the planner's warm-start memory
     is cleared), stepped at the executor rate in sim time. `frames` collects the top camera's images,
     `commands` the executed set-points; `on_request(PlanRequest)` sees every decision's observation
-    before it is planned; `on_tick(sim_seconds)` is called at the start of every tick."""
+    before it is planned; `on_tick(sim_seconds)` is called at the start of every tick;
+    `on_start(EpisodeRun)` once the episode is set up, before its first step."""
     from ..runtime.control_loop_planner import InlinePlanner
 
     run = EpisodeRun(policy, env, seed, cfg, frames, commands)
+    if on_start is not None:
+        on_start(run)
     planner = InlinePlanner(run.loop, cfg.plan_latency_s, on_request)
     while not run.done:
         if on_tick is not None and run.step % run.per_tick == 0:

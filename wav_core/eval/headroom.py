@@ -15,9 +15,10 @@ the pick rule names:
 `oracle` against `first` is the ceiling of planning over these futures: what any value module could
 gain with this world and action decoder. `value` against `oracle` is how much of it the model's own
 value reaches; the per-decision rank correlation between the model's scores and the played-ahead
-outcomes says why. The look-ahead holds each tick's target for one tick and skips the executor's
-blending and the safety filter, so it scores a chunk approximately; what the episode executes goes
-through the control loop unchanged.
+outcomes says why. The look-ahead runs each candidate through copies of the control loop's executor
+and safety filter (`ControlLoop.preview`) until the loop would plan again, so it plays the very
+set-points the episode would execute: the outcome of the candidate that runs is the state the next
+decision starts from.
 """
 
 from __future__ import annotations
@@ -63,14 +64,21 @@ def potential(env, cfg: HeadroomConfig) -> float:
             + cfg.success_bonus * bool(info["success"]))
 
 
-def play_ahead(env, chunk: np.ndarray, cfg: HeadroomConfig) -> float:
-    """The potential after holding each of the chunk's targets for one tick; the simulator is put
+def play_ahead(env, run, actions: np.ndarray, cfg: HeadroomConfig) -> float:
+    """The potential after running `actions` from the decision in flight in `run` (an EpisodeRun)
+    until its control loop would plan again, through copies of the loop's executor and safety
+    filter (`ControlLoop.preview`): the set-points the episode would execute. The simulator is put
     back exactly as it was."""
+    loop = run.loop
+    req = loop.in_flight
+    if req is None:
+        raise RuntimeError("play_ahead: no decision in flight; call it while the control loop plans")
+    times = ((run.step + k) * loop.dt for k in range(run.max_steps - run.step))
     saved = env.save_state()
     try:
-        for target in chunk:
-            env.set_targets(target)
-            env.advance(env.decision_dt)
+        for command in loop.preview(req, actions, times):
+            env.set_targets(command)
+            env.advance(loop.dt)
         return potential(env, cfg)
     finally:
         env.restore_state(saved)
@@ -99,6 +107,8 @@ class CandidatePicker(EpisodePolicy):
         self.settings = settings or HeadroomConfig()
         self.settings.validate()
         self.decisions: list[Decision] = []
+        self.run = None
+        """The EpisodeRun being played (set by `run_headroom_episode`): its control loop and clock."""
 
     def reset(self) -> None:
         super().reset()
@@ -128,7 +138,7 @@ class CandidatePicker(EpisodePolicy):
         planned = self.policy.plan_batch([(images, state, instruction)] * m, [None] * m, noises=self.noises(seed))
         results = [r for r, _ in planned]
         before = potential(self.env, self.settings)
-        outcomes = [play_ahead(self.env, r.actions, self.settings) for r in results]
+        outcomes = [play_ahead(self.env, self.run, r.actions, self.settings) for r in results]
         scores = [float(r.score) for r in results]
         picked = {"first": 0, "value": int(np.argmax(scores)), "oracle": int(np.argmax(outcomes))}[self.pick]
         self.decisions.append(Decision(scores, outcomes, before, picked))
@@ -166,7 +176,7 @@ class HeadroomEpisode:
 def run_headroom_episode(policy: WAVPolicy, env, seed: int, pick: str, cfg: HeadroomConfig,
                          eval_cfg: EvalConfig) -> HeadroomEpisode:
     picker = CandidatePicker(policy, env, pick, cfg)
-    result = run_episode(picker, env, seed, eval_cfg)
+    result = run_episode(picker, env, seed, eval_cfg, on_start=lambda run: setattr(picker, "run", run))
     return HeadroomEpisode(result, list(picker.decisions))
 
 
@@ -294,7 +304,7 @@ def headroom_plot(episodes: dict[str, list[HeadroomEpisode]], path) -> "Path":
     ax2.scatter(xs, ys, s=4, alpha=0.3)
     ax2.axhline(0, color="grey", lw=0.5)
     ax2.set_xlabel("model score, standardised within the decision")
-    ax2.set_ylabel("played-ahead outcome − decision mean (cm)")
+    ax2.set_ylabel("outcome − decision mean (cm)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

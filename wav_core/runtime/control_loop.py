@@ -18,8 +18,10 @@ off (`tracking_error`) until enabled again.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -314,6 +316,23 @@ class ControlLoop:
             if reason:
                 self.holds[reason] += 1
             return Output(out.command, reason, out.events)
+
+    def preview(self, req: PlanRequest, actions: np.ndarray, times) -> Iterator[np.ndarray]:
+        """The set-points this loop would send at `times` (ascending, times[0] the delivery) if
+        `actions` were delivered for `req` at times[0], computed on copies of the executor and the
+        safety filter; it stops at the first later time at which the next plan is due. Nothing of
+        the loop changes: a caller can play candidate chunks ahead in a simulator exactly as they
+        would run (watchdog and tracking aside)."""
+        with self.lock:
+            executor, safety = copy.deepcopy(self.executor), copy.deepcopy(self.safety)
+        for k, now in enumerate(times):
+            if k == 0:
+                executor.set_chunk(np.asarray(actions, dtype=np.float64), req.anchor, now, now - req.requested)
+            elif executor.plan_due(now):
+                return
+            target = executor.target(now)
+            out = safety.filter(target, self.dt) if target is not None else safety.hold("plan_late", self.dt)
+            yield out.command
 
     def enable(self, now: float) -> tuple[bool, str]:
         """Switch output on from the measured pose; refused (with the reason) when there is no

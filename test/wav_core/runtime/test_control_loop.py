@@ -268,3 +268,41 @@ def test_a_model_for_other_cameras_is_refused(policy, robot):
         check_model(other, policy.card)
     with pytest.raises(ConfigError):
         ControlLoop(config(), other, policy)
+
+
+def test_a_preview_is_the_set_points_the_loop_then_sends_and_changes_nothing(policy, robot):
+    loop = ControlLoop(config(mode="sync"), robot, policy)
+    plant, per_tick = Plant(), int(loop.cfg.executor.rate_hz / robot.tick_hz)
+    run_like_eval(loop, robot, 0.5, None, plant)  # a chunk under way, so the next one is cross-faded in
+    step = int(round(0.5 * loop.cfg.executor.rate_hz))
+
+    def sense(step):
+        if step % per_tick == 0:
+            loop.observe(images(robot, step // per_tick), plant.q, step * loop.dt)
+        else:
+            loop.feedback(plant.q, step * loop.dt)
+
+    sense(step)
+    while (req := loop.request_plan(step * loop.dt)) is None:
+        plant.apply(loop.execute(step * loop.dt).command)
+        step += 1
+        sense(step)
+    chunk = loop.plan(req)
+    other = np.repeat(HOME[None], len(chunk.actions), axis=0)
+    last, chunks = loop.safety.last.copy(), loop.executor.chunks
+    times = [(step + k) * loop.dt for k in range(400)]
+    preview = list(loop.preview(req, chunk.actions, times))
+    assert not np.array_equal(list(loop.preview(req, other, times))[-1], preview[-1])
+    assert np.array_equal(loop.safety.last, last) and loop.executor.chunks == chunks and loop.in_flight is req
+    loop.deliver(req, chunk, step * loop.dt)
+    sent = []
+    for k in range(len(preview)):
+        now = (step + k) * loop.dt
+        if k:
+            sense(step + k)
+        assert k == 0 or loop.request_plan(now) is None
+        sent.append(loop.execute(now).command)
+        plant.apply(sent[-1])
+    assert len(preview) == policy.cfg.action_horizon * per_tick
+    assert all(np.array_equal(a, b) for a, b in zip(preview, sent))
+    assert loop.request_plan((step + len(preview)) * loop.dt) is not None  # the preview stopped where the loop replans
