@@ -107,6 +107,7 @@ class CandidatePicker(EpisodePolicy):
         self.settings = settings or HeadroomConfig()
         self.settings.validate()
         self.decisions: list[Decision] = []
+        self.current: tuple | None = None
         self.run = None
         """The EpisodeRun being played (set by `run_headroom_episode`): its control loop and clock."""
 
@@ -135,14 +136,21 @@ class CandidatePicker(EpisodePolicy):
     def plan(self, images: np.ndarray, state: np.ndarray, instruction: str | None = None, *,
              seed: int | None = None, warm: bool = False) -> PlanResult:
         m = self.settings.candidates
-        planned = self.policy.plan_batch([(images, state, instruction)] * m, [None] * m, noises=self.noises(seed))
+        noises = self.noises(seed)
+        planned = self.policy.plan_batch([(images, state, instruction)] * m, [None] * m, noises=noises)
         results = [r for r, _ in planned]
+        self.current = (images, state, instruction, noises, results)
         before = potential(self.env, self.settings)
         outcomes = [play_ahead(self.env, self.run, r.actions, self.settings) for r in results]
         scores = [float(r.score) for r in results]
-        picked = {"first": 0, "value": int(np.argmax(scores)), "oracle": int(np.argmax(outcomes))}[self.pick]
+        picked = self.choose(scores, outcomes)
         self.decisions.append(Decision(scores, outcomes, before, picked))
         return results[picked]
+
+    def choose(self, scores: list[float], outcomes: list[float]) -> int:
+        """The candidate to execute; `current` holds this decision's observation, noises and plans
+        for rules that need more than the scores and outcomes."""
+        return {"first": 0, "value": int(np.argmax(scores)), "oracle": int(np.argmax(outcomes))}[self.pick]
 
 
 def decision_summary(decisions: list[Decision]) -> dict:
