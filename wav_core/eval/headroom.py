@@ -2,8 +2,9 @@
 
 At every decision of a closed-loop episode, `candidates` plans of the same observation are decoded
 in one batch. They share the action's flow noise and differ in the video and value noise the
-planner searches over (`vary: plan`; `all` varies the action noise too); candidate 0 is exactly the
-plan the policy would make on its own. Each candidate chunk is played ahead in the simulator from
+planner searches over (`vary: plan`; `all` varies the action noise too); candidate 0 draws the
+noise the policy would draw on its own, so it is the policy's own plan (up to the float round-off of
+a batched call). Each candidate chunk is played ahead in the simulator from
 the current state, which is put back afterwards, and scored by how far along the task it leaves the
 scene (`potential`). The episode then runs, through the robot's control loop, the candidate that
 the pick rule names:
