@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from ..eval.closed_loop import EvalConfig, PolicySource, evaluate_sweep
     from ..bench.machine import describe
     from ..eval.report import sweep_plot, sweep_table
+    from ..eval.following import following_line
     from ..planning import PlannerConfig
 
     if args.workers < 1:
@@ -113,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
         if r["closest_median_m"]:
             print("  closest approach, median over episodes: "
                   + ", ".join(f"{k} {v * 100:.1f} cm" for k, v in r["closest_median_m"].items()))
+        if r["target_following"]:
+            print("  the tool follows the object (slope of its closest point on the object's position, "
+                  "1 follows, 0 ignores): " + following_line(r["target_following"]))
     out = results[0] if len(results) == 1 else {"sweep": results, "table": sweep_table(results)}
     out["hardware"] = (f"{describe(args.device)}, {args.workers} eval worker{'s' if args.workers > 1 else ''}"
                        + (f", {args.batch} episodes per batch" if args.batch > 1 else ""))

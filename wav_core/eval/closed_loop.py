@@ -32,6 +32,7 @@ from ..parallel import job_results
 from ..planning.config import PlannerConfig
 from ..planning.policy import WAVPolicy
 from ..runtime.config import ExecutorConfig, PolicyConfig, SafetyConfig
+from .following import target_following
 
 
 @dataclass
@@ -73,6 +74,9 @@ class EpisodeResult:
     closest: dict[str, float] = field(default_factory=dict)
     """The smallest value each of the task's progress distances reached (m, see `Task.progress`):
     how near a failed episode came, a finer measure than success over a few seeds."""
+    closest_points: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    """For each of the task's reaches (`Task.reaches`), the tool and target points (m, world frame) at
+    that closest approach: over episodes, whether the tool follows the target (`target_following`)."""
 
 
 @dataclass(frozen=True)
@@ -157,13 +161,23 @@ class EpisodeRun:
         self.step += 1
         if self.step % self.per_tick == 0:
             self.result.ticks = self.step // self.per_tick
-            closest = self.result.closest
-            for name, value in self.env.task.progress(self.env.model, self.env.data).items():
-                closest[name] = min(closest.get(name, np.inf), float(value))
+            self._note_closest()
             if self.env.info()["success"]:
                 self.done = True
         if self.step >= self.max_steps:
             self.done = True
+
+    def _note_closest(self) -> None:
+        task, model, data = self.env.task, self.env.model, self.env.data
+        closest, points = self.result.closest, self.result.closest_points
+        reaches = task.reaches(model, data)
+        for name, value in task.progress(model, data).items():
+            if value < closest.get(name, np.inf):
+                closest[name] = float(value)
+                if name in reaches:
+                    tool, target = reaches[name]
+                    points[name] = {"tool": [round(float(v), 5) for v in tool],
+                                    "target": [round(float(v), 5) for v in target]}
 
     def finish(self) -> EpisodeResult:
         info = self.env.info()
@@ -369,10 +383,12 @@ def summarize(episodes: list[EpisodeResult], cfg: EvalConfig, planner: PlannerCo
                             "p90": float(np.percentile(plan_ms, 90)) if plan_ms.size else 0.0},
         "closest_median_m": {k: float(np.median([e.closest[k] for e in episodes if k in e.closest]))
                              for k in sorted({k for e in episodes for k in e.closest})},
+        "target_following": target_following(episodes),
         "episodes": [{"seed": e.seed, "success": e.success, "subgoals": e.subgoals, "ticks": e.ticks,
                       "mean_snr": float(np.mean(e.snr)) if e.snr else 0.0,
                       "plans": len(e.plan_ms), "holds": e.holds, "stopped": e.stopped,
-                      "closest_m": {k: round(v, 5) for k, v in e.closest.items()}} for e in episodes],
+                      "closest_m": {k: round(v, 5) for k, v in e.closest.items()},
+                      "closest_points": e.closest_points} for e in episodes],
     }
 
 

@@ -120,6 +120,12 @@ def test_sweeps_over_k_or_over_the_warm_start_blend(model_dir, tmp_path, capsys)
     assert list(closest) == ["left tool to handle", "right tool to block", "drawer short of open", "block to drawer"]
     assert sweep[0]["closest_median_m"] == pytest.approx(closest, abs=1e-5)
     assert 0 < closest["left tool to handle"] < 0.5 and closest["drawer short of open"] == pytest.approx(0.11, abs=0.01)
+    # The tool and target points at each reach's closest approach are that distance apart.
+    points = sweep[0]["episodes"][0]["closest_points"]
+    assert sorted(points) == ["left tool to handle", "right tool to block"]
+    for name, p in points.items():
+        assert np.linalg.norm(np.subtract(p["tool"], p["target"])) == pytest.approx(closest[name], abs=1e-4)
+    assert sweep[0]["target_following"] == {}  # one episode cannot show a slope
     capsys.readouterr()
     assert main(base + ["--sweep", "M=2,4"]) == 2
     assert "expected K=<comma-separated integers>" in capsys.readouterr().err

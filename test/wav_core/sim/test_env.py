@@ -170,3 +170,20 @@ def test_a_saved_state_brings_the_episode_back_bit_for_bit():
             ends.append((env.joint_state(), env.time, env.targets, env.info()["success"]))
     assert np.array_equal(ends[0][0], ends[1][0]) and ends[0][1] == ends[1][1]
     assert np.array_equal(ends[0][2], ends[1][2]) and ends[0][3] == ends[1][3]
+
+
+@pytest.mark.parametrize("task", ["drawer", "bowl"])
+def test_each_reach_is_a_tool_and_an_object_its_progress_distance_apart(task):
+    """`Task.reaches` gives the points behind the tool-to-object distances, for target_following."""
+    with SimEnv(task, image_size=(24, 32)) as env:
+        env.reset(seed=3)
+        reaches = env.task.reaches(env.model, env.data)
+        progress = env.task.progress(env.model, env.data)
+        assert reaches and set(reaches) <= set(progress)
+        for name, (tool, target) in reaches.items():
+            assert tool.shape == target.shape == (3,)
+            assert np.linalg.norm(tool - target) == pytest.approx(progress[name])
+        # The object's point is where the object is, so it moves with the episode's placement.
+        env.reset(seed=4)
+        other = env.task.reaches(env.model, env.data)
+        assert any(not np.allclose(reaches[n][1], other[n][1]) for n in reaches)

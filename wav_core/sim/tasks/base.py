@@ -31,6 +31,12 @@ class Task(ABC):
         """Distances (m) that show how far along the task is, in the order the script closes them:
         where a policy's run leaves the expert's is where it fails (`wav trace`)."""
 
+    def reaches(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """(tool point, target point) behind each progress distance that is a tool reaching an object.
+        A distance says how near a tool came; the two points also say whether it went where the
+        object was this episode or to where objects usually are (`target_following`)."""
+        return {}
+
 
 def set_free_pose(model: mujoco.MjModel, data: mujoco.MjData, joint: str, pos, yaw: float) -> None:
     adr = model.jnt_qposadr[model.joint(joint).id]

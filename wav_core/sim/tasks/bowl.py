@@ -51,9 +51,15 @@ class BowlTask(Task):
 
     def progress(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, float]:
         cup, bowl = data.body("cup").xpos, data.body("bowl").xpos
-        tool = min(float(np.linalg.norm(data.site(f"{arm}_tcp").xpos - cup)) for arm in ("left", "right"))
-        return {"nearest tool to cup": tool, "cup height": float(cup[2] - CUP_HALF_HEIGHT_M),
+        tool, target = self.reaches(model, data)["nearest tool to cup"]
+        return {"nearest tool to cup": float(np.linalg.norm(tool - target)), "cup height": float(cup[2] - CUP_HALF_HEIGHT_M),
                 "cup to bowl": float(np.hypot(*(cup[:2] - bowl[:2])))}
+
+    def reaches(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        cup = data.body("cup").xpos.copy()
+        tool = min((data.site(f"{arm}_tcp").xpos.copy() for arm in ("left", "right")),
+                   key=lambda p: float(np.linalg.norm(p - cup)))
+        return {"nearest tool to cup": (tool, cup)}
 
     def conditions(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, bool]:
         cup = data.body("cup").xpos

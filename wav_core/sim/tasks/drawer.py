@@ -77,10 +77,14 @@ class DrawerTask(Task):
     def progress(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, float]:
         rot = data.body("drawer").xmat.reshape(3, 3)
         local = rot.T @ (data.body("block").xpos - data.body("drawer").xpos)
-        return {"left tool to handle": float(np.linalg.norm(data.site("left_tcp").xpos - data.site("handle").xpos)),
-                "right tool to block": float(np.linalg.norm(data.site("right_tcp").xpos - data.body("block").xpos)),
+        reach = {name: float(np.linalg.norm(tool - target)) for name, (tool, target) in self.reaches(model, data).items()}
+        return {**reach,
                 "drawer short of open": max(0.0, OPEN_M - self.opening(model, data)),
                 "block to drawer": float(np.hypot(local[0], local[1]))}
+
+    def reaches(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        return {"left tool to handle": (data.site("left_tcp").xpos.copy(), data.site("handle").xpos.copy()),
+                "right tool to block": (data.site("right_tcp").xpos.copy(), data.body("block").xpos.copy())}
 
     def conditions(self, model: mujoco.MjModel, data: mujoco.MjData) -> dict[str, bool]:
         opening = self.opening(model, data)
