@@ -170,14 +170,13 @@ class EpisodeRun:
     def _note_closest(self) -> None:
         task, model, data = self.env.task, self.env.model, self.env.data
         closest, points = self.result.closest, self.result.closest_points
-        reaches = task.reaches(model, data)
-        for name, value in task.progress(model, data).items():
-            if value < closest.get(name, np.inf):
-                closest[name] = float(value)
-                if name in reaches:
-                    tool, target = reaches[name]
-                    points[name] = {"tool": [round(float(v), 5) for v in tool],
-                                    "target": [round(float(v), 5) for v in target]}
+        nearer = {name: float(value) for name, value in task.progress(model, data).items()
+                  if value < closest.get(name, np.inf)}
+        closest.update(nearer)
+        reaches = task.reaches(model, data) if nearer else {}  # points are kept at a new closest approach only
+        for name in nearer.keys() & reaches.keys():
+            tool, target = reaches[name]
+            points[name] = {"tool": [round(float(v), 5) for v in tool], "target": [round(float(v), 5) for v in target]}
 
     def finish(self) -> EpisodeResult:
         info = self.env.info()
