@@ -19,6 +19,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "wav_core.cli.diagnose",
     "wav_core.cli.headroom",
     "wav_core.cli.trace",
+    "wav_core.cli.probe",
     "wav_core.cli.ablation",
     "wav_core.cli.card",
     "wav_ros.run_cli",

@@ -42,7 +42,9 @@ def graph_specs(model: WAVModel, cfg: PlannerConfig, solve: str = "unrolled") ->
     vid, (h, c) = mc.future_latent_shape, mc.value_shape
     memory = (1, len(mc.views), mc.n_history, *vid[2:])
     text = (1, mc.text.max_len + 1, mc.text.dim)
-    tokens = len(mc.views) * (mc.n_history + mc.n_future) * mc.tokens_per_frame
+    tokens = mc.state_tokens
+    value_tokens = (len(mc.views) * mc.n_future * mc.tokens_per_frame if mc.value_reads == "future"
+                    else mc.world_tokens)
     depth, wdim = mc.world.depth, mc.world.dim
     heads, dh = mc.expert.heads, mc.expert.dim // mc.expert.heads
     action = (1, mc.action_horizon, mc.action_dim)
@@ -64,9 +66,10 @@ def graph_specs(model: WAVModel, cfg: PlannerConfig, solve: str = "unrolled") ->
             specs[f"value_b{b * n}"] = {"inputs": {"states": (states(b), F32), "z_val": ((b * n, h, c), F32)},
                                         "outputs": {"values": ((b * n, h, c), F32)}}
         else:
-            specs[f"value_kv_b{b}"] = {"inputs": {"states": (states(b), F32)}, "outputs": {"kv": (kv(b, tokens), F32)}}
+            specs[f"value_kv_b{b}"] = {"inputs": {"states": (states(b), F32)},
+                                        "outputs": {"kv": (kv(b, value_tokens), F32)}}
             specs[f"value_step_b{b * n}"] = {
-                "inputs": {"kv": (kv(b, tokens), F32), "x": ((b * n, h, c), F32), "t": ((b * n,), F32)},
+                "inputs": {"kv": (kv(b, value_tokens), F32), "x": ((b * n, h, c), F32), "t": ((b * n,), F32)},
                 "outputs": {"velocity": ((b * n, h, c), F32)}}
     if solve == "unrolled":
         specs["action_b1"] = {"inputs": {"states": (states(1), F32), "z_val": ((1, h, c), F32),

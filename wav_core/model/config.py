@@ -102,6 +102,13 @@ class ModelConfig:
     future frames' tokens (`future`). A value that sees the history tokens can score the phase it
     reads there and ignore the candidate future, so the planner's candidates all score alike; the
     future tokens still carry the history the world mixed into them, but no longer on their own."""
+    action_reads: Literal["world", "observation"] = "world"
+    """What the action expert attends to besides the value expert: the world's per-block states
+    (`world`, the paper's), or those and the current frame's tokenizer latents (`observation`). A
+    small world trained only to predict latents washes a small object out of its states (`wav
+    probe`); with the frame's latents the action expert can read the object where the tokenizer
+    keeps it. The latents ride on the world's states as extra tokens, so every planner backend
+    carries them; the value expert does not read them."""
     time_sampling: Literal["logit_normal", "uniform", "beta"] = "logit_normal"
     """Flow-time distribution of every flow-matching loss: logit-normal (mass in the middle), uniform,
     or Beta(1.5, 1) (mass near t = 1, where every solve starts)."""
@@ -128,10 +135,13 @@ class ModelConfig:
                               f"feature_time_range [{lo}, {hi}] (conditioning future)")
         if not self.tokenizer.detail_weight >= 0.0:
             raise ConfigError(f"tokenizer.detail_weight: got {self.tokenizer.detail_weight}, expected a number >= 0")
+        if self.action_reads == "observation" and self.world.dim < self.tokenizer.latent_channels * self.world.patch ** 2:
+            raise ConfigError(f"action_reads: observation needs world.dim >= latent_channels x patch^2 "
+                              f"({self.tokenizer.latent_channels * self.world.patch ** 2}), got {self.world.dim}")
         if not 0.0 <= self.value_clean_prob <= 1.0:
             raise ConfigError(f"value_clean_prob: got {self.value_clean_prob}, expected a number in [0, 1]")
         for key, allowed in (("conditioning", ("paper", "future")), ("action_space", ("absolute", "delta")),
-                             ("value_reads", ("all", "future")),
+                             ("value_reads", ("all", "future")), ("action_reads", ("world", "observation")),
                              ("time_sampling", ("logit_normal", "uniform", "beta"))):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key}: got {getattr(self, key)!r}, expected one of {list(allowed)}")
@@ -140,6 +150,18 @@ class ModelConfig:
     def latent_hw(self) -> tuple[int, int]:
         d = self.tokenizer.downsample
         return self.image_size[0] // d, self.image_size[1] // d
+
+    @property
+    def world_tokens(self) -> int:
+        """Tokens of the world's own states per block: every view's history and future frames."""
+        return len(self.views) * (self.n_history + self.n_future) * self.tokens_per_frame
+
+    @property
+    def state_tokens(self) -> int:
+        """Tokens of the cached states the experts read: the world's, then under `action_reads:
+        observation` the current frame's latents (one token per view and latent patch)."""
+        extra = len(self.views) * self.tokens_per_frame if self.action_reads == "observation" else 0
+        return self.world_tokens + extra
 
     @property
     def tokens_per_frame(self) -> int:

@@ -66,6 +66,7 @@ class ValueExpert(_Expert):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg, cfg.action_horizon, with_value=False)
+        self.world_tokens = cfg.world_tokens
         # value_reads 'future': (views, tokens per view, first future token) of the world's states.
         self.future_tokens = None
         if cfg.value_reads == "future":
@@ -77,6 +78,7 @@ class ValueExpert(_Expert):
         nn.init.zeros_(self.out.bias)
 
     def video_kv(self, states: list[torch.Tensor]) -> list[KV]:
+        states = [s[:, :self.world_tokens] for s in states]
         if self.future_tokens is not None:
             v, per_view, first = self.future_tokens
             states = [s.unflatten(1, (v, per_view))[:, :, first:].flatten(1, 2) for s in states]
@@ -104,6 +106,17 @@ class ActionExpert(_Expert):
         self.out = nn.Linear(cfg.expert.dim, cfg.action_dim)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        # action_reads 'observation': the current frame's latent tokens that follow the world's states.
+        self.world_tokens, self.obs_in = cfg.world_tokens, None
+        if cfg.action_reads == "observation":
+            self.obs_in = nn.Linear(cfg.tokenizer.latent_channels * cfg.world.patch ** 2, cfg.world.dim)
+            self.obs_pos = nn.Parameter(torch.randn(cfg.state_tokens - cfg.world_tokens, cfg.world.dim) * 0.02)
+
+    def video_kv(self, states: list[torch.Tensor]) -> list[KV]:
+        if self.obs_in is not None:
+            n, c = self.world_tokens, self.obs_in.in_features
+            states = [torch.cat([s[:, :n], self.obs_in(s[:, n:, :c]) + self.obs_pos], 1) for s in states]
+        return super().video_kv(states)
 
     def value_kv(self, value_states: list[torch.Tensor]) -> list[KV]:
         return [blk.value_attn.project_kv(s) for blk, s in zip(self.blocks, value_states)]

@@ -10,6 +10,7 @@ its published size.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
@@ -108,6 +109,10 @@ class WorldModel(nn.Module):
             x = blk(x, mod, v, kv, text_mask)
             if return_states:
                 states.append(x.reshape(b, v * x.shape[1], x.shape[2]))
+        if return_states and self.cfg.action_reads == "observation":
+            current = tokens[:, (fh - 1) * n_tok:fh * n_tok].reshape(b, v * n_tok, tokens.shape[-1])
+            current = F.pad(current, (0, x.shape[-1] - current.shape[-1]))
+            states = [torch.cat([s, current], 1) for s in states]
         vel = None
         if return_velocity:
             sh, sc = self.out_mod(cond).chunk(2, dim=-1)

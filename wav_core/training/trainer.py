@@ -24,7 +24,7 @@ from ..model.wav import WAVModel
 from .checkpoint import load_checkpoint, save_checkpoint
 from .latent_cache import LatentCache
 from .config import STAGES
-from .objectives import StageLoss, make_optimizer, make_scheduler, set_trainable, train_step
+from .objectives import StageLoss, make_optimizer, make_scheduler, set_trainable, stage_modules, train_step
 from .run_config import RunConfig
 from .sampler import StepBatchSampler, step_generator
 from .shifted_futures import shift_futures
@@ -115,6 +115,20 @@ def prepare_run(run: Path, cfg: RunConfig, data_dir: str | Path, resume: bool) -
     return content
 
 
+def load_stage_weights(model: WAVModel, weights: dict, stage: str, source: Path) -> None:
+    """Load the checkpoint that `stage` wrote. Parameters that neither it nor an earlier stage trains
+    and that it lacks (an option added to an expert after the run's earlier stages, such as
+    `action_reads`) keep their initialisation; anything else missing or unexpected is an error."""
+    trained = [m for s in STAGES[:STAGES.index(stage) + 1] for m in stage_modules(model, s)]
+    fresh = {f"{name}.{k}" for name, m in model.named_children() if not any(m is x for x in trained)
+             for k in m.state_dict()}
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    foreign = [k for k in missing if k not in fresh]
+    if foreign or unexpected:
+        raise ValueError(f"{source}: weights do not match the run's model: missing {foreign[:5]}, "
+                         f"unexpected {unexpected[:5]}")
+
+
 @dataclass
 class TrainResult:
     losses: dict[str, list[float]]
@@ -157,13 +171,13 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
         start, extra = 0, None
         if resume and (ck / "state.json").is_file():
             weights, extra = load_checkpoint(ck, env.device)
-            model.load_state_dict(weights)
+            load_stage_weights(model, weights, stage, ck)
             start = int(extra["step"])
         else:
             prev = [s for s in STAGES[:STAGES.index(stage)] if (stage_dir(run, s) / "model.safetensors").is_file()]
             if prev:
                 weights, _ = load_checkpoint(stage_dir(run, prev[-1]), env.device)
-                model.load_state_dict(weights)
+                load_stage_weights(model, weights, prev[-1], stage_dir(run, prev[-1]))
         set_trainable(model, stage)
         loss_module: torch.nn.Module = StageLoss(model, stage, norm, scfg.caption_dropout)
         if cfg.compile != "off":

@@ -103,6 +103,21 @@ def test_a_future_conditioned_model_plans_the_same_on_onnxruntime(tmp_path, obse
     assert rel(ort.values, eager.values) < 1e-4
 
 
+@pytest.mark.parametrize("solve", ["unrolled", "step"])
+def test_an_action_that_reads_the_observation_plans_the_same_on_onnxruntime(tmp_path, observation, solve):
+    """The current frame's latents ride on the world's states into every graph; the value graphs,
+    here reading the future tokens only, drop them."""
+    cfg = PlannerConfig(K=1, M=2, N=2, S=3)
+    policy = random_policy("tiny", cfg, model_overrides={"conditioning": "future", "action_reads": "observation",
+                                                         "value_reads": "future"})
+    images, state = observation
+    eager = policy.plan(images, state, "open the drawer", seed=3)
+    policy.set_backend("onnxruntime", threads=1, onnx_dir=tmp_path / "onnx", solve=solve)
+    ort = policy.plan(images, state, "open the drawer", seed=3)
+    assert rel(ort.actions, eager.actions) < 1e-4
+    assert rel(ort.values, eager.values) < 1e-4
+
+
 def test_a_stale_export_is_detected_and_rebuilt(model_dir, tmp_path):
     policy = WAVPolicy.load(model_dir, CFG)
     model = copy.deepcopy(policy.model)

@@ -169,3 +169,40 @@ def test_value_reads_round_trips_and_a_bad_choice_names_the_key():
     assert from_dict(ModelConfig, to_dict(cfg)).value_reads == "future"
     with pytest.raises(ConfigError, match=re.escape("value_reads: got 'past', expected one of ['all', 'future']")):
         dataclasses.replace(tiny(), value_reads="past").validate()
+
+
+@pytest.mark.parametrize("reads", ["world", "observation"])
+def test_an_action_that_reads_the_observation_follows_the_current_frames_latents(reads):
+    """Under `action_reads: observation` the current frame's latents follow the world's states as
+    extra tokens: changing them moves the decoded action and leaves the value unchanged. Under
+    `world` the states end with the world's own tokens."""
+    model = random_model("future", action_reads=reads)
+    cfg = model.cfg
+    ctx, state = observation(model)
+    g = torch.Generator().manual_seed(1)
+    states = model.world_features(ctx, torch.randn(1, *cfg.future_latent_shape, generator=g))
+    extra = len(cfg.views) * cfg.tokens_per_frame if reads == "observation" else 0
+    assert states[0].shape[1] == cfg.world_tokens + extra == cfg.state_tokens
+    if reads == "world":
+        return
+    current = ctx.memory[:, :, -1].flatten(3).transpose(2, 3).flatten(1, 2)  # [1, V*T, C], patch 1
+    torch.testing.assert_close(states[-1][:, cfg.world_tokens:, :cfg.tokenizer.latent_channels], current)
+    moved = [torch.cat([s[:, :cfg.world_tokens], s[:, cfg.world_tokens:] + 0.5], 1) for s in states]
+    z_val = torch.randn(1, *cfg.value_shape, generator=g)
+    noise = torch.randn(1, cfg.action_horizon, cfg.action_dim, generator=g)
+    with torch.no_grad():
+        value = model.solve_value(model.value.video_kv(states), z_val, 3)
+        torch.testing.assert_close(model.solve_value(model.value.video_kv(moved), z_val, 3), value)
+        value_kv = model.action.value_kv(model.value_states(model.value.video_kv(states), value))
+        act = model.solve_action(model.action.video_kv(states), value_kv, state, noise, 3)
+        act_moved = model.solve_action(model.action.video_kv(moved), value_kv, state, noise, 3)
+    assert (act_moved - act).abs().max() > 1e-3
+
+
+def test_action_reads_round_trips_and_a_bad_choice_names_the_key(tmp_path):
+    model = random_model("future", action_reads="observation")
+    save_model(tmp_path / "m", model, ModelCard(config=model.cfg, cameras=list(model.cfg.views)))
+    loaded, card = load_model(tmp_path / "m")
+    assert card.config.action_reads == "observation" and loaded.action.obs_in is not None
+    with pytest.raises(ConfigError, match=re.escape("action_reads: got 'pixels', expected one of ['world', 'observation']")):
+        dataclasses.replace(tiny(), action_reads="pixels").validate()

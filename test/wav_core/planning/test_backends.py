@@ -79,9 +79,10 @@ def test_planner_rejects_a_backend_built_for_other_sizes(policy):
         LatentPlanner(policy.model, policy.card.normalization, CFG, Backend(policy.model, PlannerConfig(K=2, M=4, N=2, S=2)))
 
 
-@pytest.mark.parametrize("conditioning", ["paper", "future"])
-def test_static_plan_run_eagerly_equals_the_reference_planner_with_reused_buffers(conditioning):
-    policy = random_policy("tiny", CFG, model_overrides={"conditioning": conditioning})
+@pytest.mark.parametrize("overrides", [{"conditioning": "paper"}, {"conditioning": "future"},
+                                       {"conditioning": "future", "action_reads": "observation"}])
+def test_static_plan_run_eagerly_equals_the_reference_planner_with_reused_buffers(overrides):
+    policy = random_policy("tiny", CFG, model_overrides=overrides)
     planner = LatentPlanner(policy.model, policy.card.normalization, CFG)
     static = StaticPlan(Backend(policy.model, CFG), policy.card.normalization, CFG)
     state = torch.full((1, 14), 0.2)

@@ -155,3 +155,33 @@ def test_compiled_training_follows_the_eager_run_on_the_gpu(dataset, tmp_path, m
     compiled = train(tmp_path / "compiled", tiny_run(compile=mode), dataset, ["action"], progress=False,
                      log=lambda s: None)
     np.testing.assert_allclose(compiled.losses["action"], eager.losses["action"], rtol=0.1)  # bf16 autocast in both
+
+
+def test_an_action_option_added_after_the_value_stage_starts_its_new_parameters_fresh(dataset, tmp_path):
+    """A run's world and value stages reused with an action expert that reads the observation too:
+    the new parameters start from their initialisation, everything else loads from the value stage,
+    and a checkpoint missing anything else is named."""
+    import yaml
+
+    from wav_core.training.checkpoint import load_checkpoint
+
+    run, cfg = tmp_path / "run", tiny_run(model={"conditioning": "future"})  # stage 3: the action expert only
+    train(run, cfg, dataset, ["world", "value"], progress=False, log=lambda s: None)
+    content = yaml.safe_load((run / "run.yaml").read_text())
+    content["card"]["config"]["action_reads"] = "observation"
+    (run / "run.yaml").write_text(yaml.safe_dump(content, sort_keys=False))
+    result = train(run, cfg, dataset, ["world", "value", "action"], resume=True, progress=False,
+                   log=lambda s: None)
+    assert result.model.action.obs_in is not None and len(result.losses["action"]) == 4
+    value_weights, _ = load_checkpoint(run / "checkpoints" / "value", "cpu")
+    for name, value in result.model.state_dict().items():
+        if name.startswith(("world.", "value.")):
+            assert torch.equal(value, value_weights[name]), name
+
+    broken = tmp_path / "broken"
+    train(broken, tiny_run(), dataset, ["world"], progress=False, log=lambda s: None)
+    weights = load_file(str(broken / "checkpoints" / "world" / "model.safetensors"))
+    del weights["world.pos"]
+    save_file(weights, str(broken / "checkpoints" / "world" / "model.safetensors"))
+    with pytest.raises(ValueError, match=r"checkpoints/world: weights do not match .*world\.pos"):
+        train(broken, tiny_run(), dataset, ["world", "value"], resume=True, progress=False, log=lambda s: None)
