@@ -43,8 +43,7 @@ def graph_specs(model: WAVModel, cfg: PlannerConfig, solve: str = "unrolled") ->
     memory = (1, len(mc.views), mc.n_history, *vid[2:])
     text = (1, mc.text.max_len + 1, mc.text.dim)
     tokens = mc.state_tokens
-    value_tokens = (len(mc.views) * mc.n_future * mc.tokens_per_frame if mc.value_reads == "future"
-                    else mc.world_tokens)
+    value_tokens = mc.value_tokens
     depth, wdim = mc.world.depth, mc.world.dim
     heads, dh = mc.expert.heads, mc.expert.dim // mc.expert.heads
     action = (1, mc.action_horizon, mc.action_dim)

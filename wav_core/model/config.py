@@ -157,6 +157,12 @@ class ModelConfig:
         return len(self.views) * (self.n_history + self.n_future) * self.tokens_per_frame
 
     @property
+    def value_tokens(self) -> int:
+        """Tokens of those states the value expert attends to (`value_reads`)."""
+        frames = self.n_future if self.value_reads == "future" else self.n_history + self.n_future
+        return len(self.views) * frames * self.tokens_per_frame
+
+    @property
     def state_tokens(self) -> int:
         """Tokens of the cached states the experts read: the world's, then under `action_reads:
         observation` the current frame's latents (one token per view and latent patch)."""

@@ -8,8 +8,6 @@ import pytest
 
 from wav_core.cli.main import main
 from wav_core.eval.probe import probe_samples, ridge_probe
-from wav_core.model.files import save_model
-from wav_core.planning import PlannerConfig, random_policy
 
 
 def test_a_representation_that_holds_the_position_has_slope_one_and_one_that_does_not_slope_zero():
@@ -36,15 +34,9 @@ def test_samples_hold_the_models_input_frames_and_each_reach_target_of_the_seed(
     np.testing.assert_array_equal(a.frames[1], b.frames[0])
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    policy = random_policy("tiny", PlannerConfig(K=0, M=2, N=2, S=2))
-    return save_model(tmp_path_factory.mktemp("models") / "tiny", policy.model, policy.card)
-
-
-def test_cli_probes_every_representation_for_every_reach(model_dir, tmp_path, capsys):
+def test_cli_probes_every_representation_for_every_reach(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "probe.json"
-    assert main(["probe", "--model", str(model_dir), "--task", "bowl", "--episodes", "12", "--seed", "7",
+    assert main(["probe", "--model", str(tiny_model_dir), "--task", "bowl", "--episodes", "12", "--seed", "7",
                  "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["seeds"] == [7, 18] and result["train_seeds"] == 8

@@ -6,8 +6,6 @@ import pytest
 
 from wav_core.cli.main import main
 from wav_core.eval.trace import Trace, compare, expert_trace
-from wav_core.model.files import save_model
-from wav_core.planning import PlannerConfig, random_policy
 from wav_core.sim import SimEnv
 
 
@@ -41,15 +39,9 @@ def test_the_bowl_experts_trace_reaches_lifts_and_places_the_cup():
     assert len(trace.phases) == len(trace.times) == len(trace.grippers) and trace.phases[0] == "reach"
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    policy = random_policy("tiny", PlannerConfig(K=0, M=2, N=2, S=2))
-    return save_model(tmp_path_factory.mktemp("models") / "tiny", policy.model, policy.card)
-
-
-def test_cli_writes_both_runs_and_where_the_policy_falls_behind(model_dir, tmp_path, capsys):
+def test_cli_writes_both_runs_and_where_the_policy_falls_behind(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "trace"
-    assert main(["trace", "--model", str(model_dir), "--seed", "31", "--max-seconds", "1.2", "--M", "2", "--N", "2",
+    assert main(["trace", "--model", str(tiny_model_dir), "--seed", "31", "--max-seconds", "1.2", "--M", "2", "--N", "2",
                  "--S", "2", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     result = json.loads((out / "trace.json").read_text())
@@ -65,8 +57,8 @@ def test_cli_writes_both_runs_and_where_the_policy_falls_behind(model_dir, tmp_p
     assert policy["measures"]["left tool to handle"][0] == handle[0], "the same seed, the same start"
 
 
-def test_cli_rejects_bad_arguments_before_running(model_dir, tmp_path, capsys):
-    assert main(["trace", "--model", str(model_dir), "--max-seconds", "0", "--out", str(tmp_path / "t")]) == 2
+def test_cli_rejects_bad_arguments_before_running(tiny_model_dir, tmp_path, capsys):
+    assert main(["trace", "--model", str(tiny_model_dir), "--max-seconds", "0", "--out", str(tmp_path / "t")]) == 2
     assert "--max-seconds: got 0.0, expected sim seconds > 0" in capsys.readouterr().err
     assert main(["trace", "--model", str(tmp_path / "none"), "--out", str(tmp_path / "t")]) == 2
     assert "is not a model directory" in capsys.readouterr().err
