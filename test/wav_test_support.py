@@ -6,11 +6,17 @@ import time
 
 
 def wait_for(predicate, timeout: float = 10.0) -> bool:
-    """Poll `predicate` until it holds or `timeout` (a liveness bound, never a performance claim) passes."""
+    """Poll `predicate` until it holds or `timeout` (a liveness bound, never a performance claim) passes.
+
+    A predicate that looks up a message not received yet (KeyError, IndexError) does not hold yet;
+    at the deadline it is called once more and its error, if any, propagates."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return True
+        try:
+            if predicate():
+                return True
+        except LookupError:
+            pass
         time.sleep(0.01)
     return bool(predicate())
 
