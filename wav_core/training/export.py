@@ -11,7 +11,7 @@ from ..model.files import ModelCard, save_model
 from ..model.wav import WAVModel
 from .checkpoint import checkpoint_info, load_checkpoint
 from .config import STAGES
-from .trainer import RUN_FILE, latest_weights, stage_dir
+from .trainer import RUN_FILE, latest_weights, load_stage_weights, stage_dir
 
 
 def _stage_records(run: Path) -> dict[str, dict]:
@@ -38,7 +38,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path) -> Path:
     card = from_dict(ModelCard, content["card"])
     weights, extra = load_checkpoint(ck)
     model = WAVModel(card.config)
-    model.load_state_dict(weights)
+    load_stage_weights(model, weights, stage, ck)
     card.notes = {"run": str(run.resolve()), "stage": stage, "step": int(extra["step"]),
                   "data": content.get("data", ""), "training": _stage_records(run)}
     return save_model(out_dir, model, card)

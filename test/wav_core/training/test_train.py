@@ -170,6 +170,9 @@ def test_an_action_option_added_after_the_value_stage_starts_its_new_parameters_
     content = yaml.safe_load((run / "run.yaml").read_text())
     content["card"]["config"]["action_reads"] = "observation"
     (run / "run.yaml").write_text(yaml.safe_dump(content, sort_keys=False))
+    # The value stage exports as it is (to probe its world, say), the new parameters initialised.
+    partial = WAVPolicy.load(export_run(run, tmp_path / "value_model"))
+    assert partial.card.notes["stage"] == "value" and partial.model.action.obs_in is not None
     result = train(run, cfg, dataset, ["world", "value", "action"], resume=True, progress=False,
                    log=lambda s: None)
     assert result.model.action.obs_in is not None and len(result.losses["action"]) == 4
@@ -185,3 +188,6 @@ def test_an_action_option_added_after_the_value_stage_starts_its_new_parameters_
     save_file(weights, str(broken / "checkpoints" / "world" / "model.safetensors"))
     with pytest.raises(ValueError, match=r"checkpoints/world: weights do not match .*world\.pos"):
         train(broken, tiny_run(), dataset, ["world", "value"], resume=True, progress=False, log=lambda s: None)
+    with pytest.raises(ValueError, match=r"checkpoints/world: weights do not match .*world\.pos"):
+        export_run(broken, tmp_path / "broken_model")
+    assert not (tmp_path / "broken_model").exists()
