@@ -24,10 +24,12 @@ def test_a_tool_that_follows_the_object_has_slope_one_and_one_that_ignores_it_sl
     assert follows["episodes"] == 12
     assert follows["x"]["slope"] == pytest.approx(1.0) and follows["y"]["slope"] == pytest.approx(1.0)
     assert follows["x"]["corr"] == pytest.approx(1.0)
+    # Where it ends: 3 cm beside the object and 5 cm above it.
+    assert follows["beside_m"] == pytest.approx(0.03) and follows["above_m"] == pytest.approx(0.05)
     assert abs(ignores["x"]["slope"]) < 0.2 and abs(ignores["y"]["slope"]) < 0.2
     assert ignores["y"]["target_std_m"] == pytest.approx(targets[:, 1].std(), abs=1e-5)
     line = following_line({"right tool to block": ignores})
-    assert line.startswith("right tool to block x ") and " y " in line
+    assert line.startswith("right tool to block x ") and " y " in line and "above 5." in line
 
 
 def test_too_few_episodes_or_an_object_that_never_moves_gives_no_slope():
