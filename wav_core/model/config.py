@@ -50,6 +50,11 @@ class WorldConfig:
     patch: int = 1
     cross_view_every: int = 3
     """Attention spans all views in every `cross_view_every`-th block, stays inside each view otherwise."""
+    detail_weight: float = 0.0
+    """Stage 1 weighs each latent position by 1 + detail_weight x (how far it is from the batch's mean
+    scene / the frame's mean such distance): objects placed at random and the arms, not the fixed
+    background. A small object fills one latent position; with a uniform loss (0) the world can
+    leave it out of its futures."""
 
 
 @dataclass
@@ -133,8 +138,9 @@ class ModelConfig:
         if self.conditioning == "future" and not lo <= self.feature_time <= hi:
             raise ConfigError(f"feature_time: got {self.feature_time}, expected a time inside "
                               f"feature_time_range [{lo}, {hi}] (conditioning future)")
-        if not self.tokenizer.detail_weight >= 0.0:
-            raise ConfigError(f"tokenizer.detail_weight: got {self.tokenizer.detail_weight}, expected a number >= 0")
+        for key, weight in (("tokenizer", self.tokenizer.detail_weight), ("world", self.world.detail_weight)):
+            if not weight >= 0.0:
+                raise ConfigError(f"{key}.detail_weight: got {weight}, expected a number >= 0")
         if self.action_reads == "observation" and self.world.dim < self.tokenizer.latent_channels * self.world.patch ** 2:
             raise ConfigError(f"action_reads: observation needs world.dim >= latent_channels x patch^2 "
                               f"({self.tokenizer.latent_channels * self.world.patch ** 2}), got {self.world.dim}")

@@ -17,8 +17,14 @@ def interpolate(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch
     return (1 - t) * x0 + t * noise
 
 
-def flow_loss(pred_velocity: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    return F.mse_loss(pred_velocity, noise - x0)
+def flow_loss(pred_velocity: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor,
+              weight: torch.Tensor | None = None) -> torch.Tensor:
+    """MSE to the path's velocity; with `weight` (broadcast to x0) normalised by its mean, so that a
+    uniform error costs what it does unweighted."""
+    if weight is None:
+        return F.mse_loss(pred_velocity, noise - x0)
+    weight = weight.expand_as(x0)
+    return ((pred_velocity - (noise - x0)) ** 2 * weight).mean() / weight.mean()
 
 
 TIME_SAMPLING = ("logit_normal", "uniform", "beta")

@@ -1,8 +1,9 @@
 """The four training objectives and the step function every stage calls.
 
 Stage 0 (tokenizer): VAE reconstruction + KL. Stage 1 (world): flow matching on the future latent
-chunk with caption dropout. Stage 2 (value): flow matching on symlog-normalised value chunks with the
-world frozen. Stage 3 (action): flow matching on the action chunk (no value loss).
+chunk with caption dropout, optionally weighted towards what differs between scenes (`scene_detail`).
+Stage 2 (value): flow matching on symlog-normalised value chunks with the world frozen. Stage 3
+(action): flow matching on the action chunk (no value loss).
 
 What the experts read depends on the model's `conditioning`:
 - `paper`: world features of pure noise at t = 1; in stage 3 the world, text and experts train
@@ -26,6 +27,7 @@ from ..model.flow import flow_loss, interpolate, sample_time
 from ..model.normalize import Normalizer
 from ..model.wav import Context, WAVModel
 from .config import StageConfig
+from .scene_detail import scene_detail_weights
 
 
 def _randn(shape, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -64,7 +66,8 @@ def world_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=N
     t = _time(model, x0, generator)
     noise = _randn(x0.shape, x0, generator)
     vel = model.world(ctx.memory, interpolate(x0, noise, t), t, ctx.text, ctx.text_mask)
-    loss = flow_loss(vel, x0, noise)
+    strength = model.cfg.world.detail_weight
+    loss = flow_loss(vel, x0, noise, scene_detail_weights(x0, strength) if strength > 0 else None)
     return loss, {"world": loss.detach()}
 
 
