@@ -114,6 +114,16 @@ class ModelConfig:
     probe`); with the frame's latents the action expert can read the object where the tokenizer
     keeps it. The latents ride on the world's states as extra tokens, so every planner backend
     carries them; the value expert does not read them."""
+    action_futures: Literal["true", "imagined"] = "true"
+    """`future`: the futures stage 3 trains the action expert on. `true`: the sample's true future
+    noised to a feature time, with its true value chunk. `imagined`: a future the world imagines from
+    noise, denoised to `feature_time` in the planner's Euler steps for `imagined_flow_steps`, and the
+    value chunk the value expert denoises for it: what a plan hands the action expert. Trained on
+    true futures, the action expert leans on details (where the arm will be, the object beside it)
+    that an imagined future does not carry, and follows the imagined one where it is wrong; trained
+    on imagined ones, it learns what they carry and reads the rest from the observation."""
+    imagined_flow_steps: int = 5
+    """`action_futures: imagined`: the planner's S (flow steps) the imagined futures are made with."""
     time_sampling: Literal["logit_normal", "uniform", "beta"] = "logit_normal"
     """Flow-time distribution of every flow-matching loss: logit-normal (mass in the middle), uniform,
     or Beta(1.5, 1) (mass near t = 1, where every solve starts)."""
@@ -148,9 +158,16 @@ class ModelConfig:
             raise ConfigError(f"value_clean_prob: got {self.value_clean_prob}, expected a number in [0, 1]")
         for key, allowed in (("conditioning", ("paper", "future")), ("action_space", ("absolute", "delta")),
                              ("value_reads", ("all", "future")), ("action_reads", ("world", "observation")),
+                             ("action_futures", ("true", "imagined")),
                              ("time_sampling", ("logit_normal", "uniform", "beta"))):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key}: got {getattr(self, key)!r}, expected one of {list(allowed)}")
+
+        if self.action_futures == "imagined" and self.conditioning != "future":
+            raise ConfigError(f"action_futures: imagined needs conditioning: future, got conditioning "
+                              f"{self.conditioning!r} (under paper the action expert reads no future)")
+        if self.imagined_flow_steps < 1:
+            raise ConfigError(f"imagined_flow_steps: got {self.imagined_flow_steps}, expected >= 1")
 
     @property
     def latent_hw(self) -> tuple[int, int]:

@@ -62,14 +62,20 @@ class WAVModel(nn.Module):
         the paper's fast feature mode, where the states are taken on the noise at t = 1)."""
         b = z_vid.shape[0]
         memory = ctx.memory.expand(b, *ctx.memory.shape[1:]) if ctx.memory.shape[0] == 1 else ctx.memory
+        x, t_feat = self.imagine(Context(memory, ctx.text, ctx.text_mask), z_vid, feature_steps, flow_steps)
+        return self.world_states(memory, x, t_feat, ctx)
+
+    def imagine(self, ctx: Context, z_vid: torch.Tensor, feature_steps: int = 0,
+                flow_steps: int = 10) -> tuple[torch.Tensor, float]:
+        """The future each candidate noise stands for, denoised to the feature time, and that time."""
         t_feat = self.feature_time(feature_steps, flow_steps)
         x = z_vid
         if t_feat < 1.0:
             def vel(xx, tt):
-                return self.world(memory, xx, tt, ctx.text, ctx.text_mask)
+                return self.world(ctx.memory, xx, tt, ctx.text, ctx.text_mask)
             steps = feature_steps if feature_steps > 0 else max(1, math.ceil((1.0 - t_feat) * flow_steps - 1e-9))
             x = euler_solve(vel, x, steps, 1.0, t_feat)
-        return self.world_states(memory, x, t_feat, ctx)
+        return x, t_feat
 
     def world_states(self, memory: torch.Tensor, future: torch.Tensor, t: float | torch.Tensor,
                      ctx: Context) -> list[torch.Tensor]:

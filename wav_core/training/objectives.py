@@ -11,7 +11,9 @@ What the experts read depends on the model's `conditioning`:
   noises, so planning cannot change the decoded action.
 - `future`: world features of the sample's TRUE future noised to a feature time drawn from
   `feature_time_range`, and for the action expert the value expert's states of the true value chunk
-  (clean, or noised to a random time). Stage 3 trains the action expert alone: the value expert
+  (clean, or noised to a random time); with `action_futures: imagined` the action expert instead
+  reads a future the world imagines and the value the value expert denoises for it, as a plan gives
+  them (`imagined_futures`). Stage 3 trains the action expert alone: the value expert
   scores world features, so training the world or the text encoder there would move the scorer away
   from what stage 2 fitted.
 """
@@ -27,6 +29,7 @@ from ..model.flow import flow_loss, interpolate, sample_time
 from ..model.normalize import Normalizer
 from ..model.wav import Context, WAVModel
 from .config import StageConfig
+from .imagined_futures import imagine
 from .scene_detail import scene_detail_weights
 
 
@@ -44,7 +47,7 @@ def _latents(model: WAVModel, batch: dict, key: str) -> torch.Tensor:
         return model.tokenizer.latents(batch[key])
 
 
-def _context(model: WAVModel, batch: dict, generator, drop_p: float = 0.0) -> Context:
+def batch_context(model: WAVModel, batch: dict, generator, drop_p: float = 0.0) -> Context:
     memory = _latents(model, batch, "history")
     text, mask = model.text(list(batch["instruction"]), device=memory.device)
     if drop_p > 0:
@@ -61,7 +64,7 @@ def tokenizer_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generat
 
 def world_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=None, caption_dropout: float = 0.0,
                **_) -> tuple[torch.Tensor, dict]:
-    ctx = _context(model, batch, generator, caption_dropout)
+    ctx = batch_context(model, batch, generator, caption_dropout)
     x0 = _latents(model, batch, "future")
     t = _time(model, x0, generator)
     noise = _randn(x0.shape, x0, generator)
@@ -93,7 +96,7 @@ def _features(model: WAVModel, ctx: Context, batch: dict, generator) -> list[tor
 
 def value_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=None, **_) -> tuple[torch.Tensor, dict]:
     with torch.no_grad():
-        states = _features(model, _context(model, batch, generator), batch, generator)
+        states = _features(model, batch_context(model, batch, generator), batch, generator)
     x0 = normalizer.value(batch["values"])
     t = _time(model, x0, generator)
     noise = _randn(x0.shape, x0, generator)
@@ -118,14 +121,31 @@ def _action_value_states(model: WAVModel, states: list[torch.Tensor], batch: dic
     return model.value_states(video_kv, z_val)
 
 
+def _imagined_states(model: WAVModel, ctx: Context, batch: dict, generator) -> tuple[list, list]:
+    """World states of the imagined futures and the value expert's states of their denoised value
+    chunks (`action_futures: imagined`): those the trainer kept in the batch, else imagined here."""
+    x, values = batch.get("imagined_future"), batch.get("imagined_value")
+    if x is None or values is None:
+        b = ctx.memory.shape[0]
+        z_vid = _randn((b, *model.cfg.future_latent_shape), ctx.memory, generator)
+        z_val = _randn((b, *model.cfg.value_shape), ctx.memory, generator)
+        x, values = imagine(model, ctx, z_vid, z_val)
+    with torch.no_grad():
+        states = model.world_states(ctx.memory, x, model.feature_time(), ctx)
+        return states, model.value_states(model.value.video_kv(states), values)
+
+
 def action_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=None, **_) -> tuple[torch.Tensor, dict]:
-    ctx = _context(model, batch, generator)
-    if model.cfg.conditioning == "future":
-        with torch.no_grad():
-            states = _features(model, ctx, batch, generator)
+    ctx = batch_context(model, batch, generator)
+    if model.cfg.action_futures == "imagined":
+        states, value_states = _imagined_states(model, ctx, batch, generator)
     else:
-        states = _features(model, ctx, batch, generator)
-    value_states = _action_value_states(model, states, batch, normalizer, generator)
+        if model.cfg.conditioning == "future":
+            with torch.no_grad():
+                states = _features(model, ctx, batch, generator)
+        else:
+            states = _features(model, ctx, batch, generator)
+        value_states = _action_value_states(model, states, batch, normalizer, generator)
     x0 = normalizer.encode_actions(batch["actions"], batch["state"], model.cfg.action_space)
     t = _time(model, x0, generator)
     noise = _randn(x0.shape, x0, generator)

@@ -22,9 +22,11 @@ from ..model.files import ModelCard
 from ..model.normalize import Normalizer
 from ..model.wav import WAVModel
 from .checkpoint import load_checkpoint, save_checkpoint
+from .imagined_futures import ImaginedFutures
 from .latent_cache import LatentCache
 from .config import STAGES
-from .objectives import StageLoss, make_optimizer, make_scheduler, set_trainable, stage_modules, train_step
+from .objectives import (StageLoss, batch_context, make_optimizer, make_scheduler, set_trainable, stage_modules,
+                         train_step)
 from .run_config import RunConfig
 from .sampler import StepBatchSampler, step_generator
 from .shifted_futures import shift_futures
@@ -203,6 +205,8 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
             latents = LatentCache.build(model.tokenizer, ds, env.device)
             if env.main:
                 log(f"[{stage}] tokenizer latents of {len(ds)} ticks cached in {time.perf_counter() - t_cache:.1f} s")
+        # Stage 3 under `action_futures: imagined`: each sample's imagined future, made on first use.
+        imagined = ImaginedFutures(cfg.seed) if stage == "action" and mcfg.action_futures == "imagined" else None
         samples = ds.stage_samples(stage, cfg.train.action_episodes)
         sampler = StepBatchSampler(samples, scfg.batch_size, cfg.seed, stage, start, total, env.rank, env.world)
         loader = DataLoader(ds, batch_sampler=sampler, num_workers=cfg.num_workers,
@@ -221,6 +225,9 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
                 if scfg.shifted_futures > 0 or scfg.still_futures > 0:
                     shift_futures(batch, ds, latents, scfg.shifted_futures, scfg.shift_ticks,
                                   step_generator(cfg.seed, f"{stage}/shift", step, env.rank, "cpu"), scfg.still_futures)
+            if imagined is not None:
+                with torch.no_grad():
+                    imagined.fill(model, batch, batch_context(model, batch, None))
             gen = step_generator(cfg.seed, stage, step, env.rank, env.device)
             try:
                 metrics = train_step(model, batch, stage, optimizer, norm, scfg, scheduler, gen, loss_module, autocast)
@@ -251,7 +258,8 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
             bar.close()
         if env.main:
             log(f"[{stage}] {step + 1 - start} steps in {time.perf_counter() - t0:.1f} s, "
-                f"final loss {history[stage][-1] if history[stage] else float('nan'):.4f}")
+                f"final loss {history[stage][-1] if history[stage] else float('nan'):.4f}"
+                + (f", {len(imagined)} ticks' futures imagined" if imagined is not None else ""))
     if writer is not None:
         writer.close()
     return TrainResult(history, model, env.rank)
