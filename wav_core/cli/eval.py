@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warm-start", type=float, default=0.0, help="blend of the previous plan's Gaussians (0: cold)")
     p.add_argument("--action-temperature", type=float, default=1.0,
                    help="scale of the action flow noise (0: the chunk follows the observation and the plan alone)")
+    p.add_argument("--blind-scores", action="store_true",
+                   help="control: rank each candidate by another candidate's value scores, so the plan moves "
+                        "as much but ignores the value (what the value's ranking adds is the difference)")
     p.add_argument("--sweep", help="K=0,1,3,5: the same seeds for each K; warm=0,0.5: for each warm-start blend at --K")
     p.add_argument("--config", help="YAML with a robot: section (cameras, rates) and optionally a policy: section "
                                     "(its executor and safety settings are used); default: the built-in rig")
@@ -99,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     key, values = _sweep_values(args.sweep) if args.sweep else ("K", [args.K])
     planners = [PlannerConfig(K=v if key == "K" else args.K, M=args.M, N=args.N, S=args.S,
                               warm_start=v if key == "warm" else args.warm_start,
-                              action_temperature=args.action_temperature) for v in values]
+                              action_temperature=args.action_temperature, blind_scores=args.blind_scores)
+                for v in values]
     journal = None
     if args.journal:
         from ..eval.journal import EpisodeJournal, weights_digest

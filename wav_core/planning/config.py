@@ -41,6 +41,11 @@ class PlannerConfig:
     so the action noise stays a random draw that can move the chunk more than the plan does; at 0 the
     decoded chunk is a function of the observation and the plan alone."""
 
+    blind_scores: bool = False
+    """A control for measuring what the value's ranking adds: each video candidate is ranked by the
+    previous candidate's value scores (its neighbour's draws, independent of it), so elites are as many
+    and the Gaussians move and shrink as much as when planning, while the choice ignores the value."""
+
     def validate(self) -> None:
         if self.K < 0:
             raise ConfigError(f"K: got {self.K}, expected >= 0")

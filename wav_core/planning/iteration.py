@@ -72,7 +72,7 @@ def iterate_batch(nets: Networks, ctx: Context, g: Gaussians, video_noise: torch
     ctx holds the B observations; g has a leading plan dimension [B, ...]; video_noise [B, M, ...];
     value_noise [B, M*N, ...]. The networks run all B*M candidates (B*M*N value chunks) in one
     batch, plan-major; scores, elites and updates stay within each plan. Returns the updated
-    Gaussians and the scores [B, M*N]."""
+    Gaussians and the scores [B, M*N] (the value's own, also under `blind_scores`)."""
     plans = video_noise.shape[0]
     z_vid = g.video_mean[:, None] + g.video_std[:, None] * video_noise
     states = nets.features(candidates(ctx, cfg.M, plans), z_vid.flatten(0, 1))
@@ -80,9 +80,10 @@ def iterate_batch(nets: Networks, ctx: Context, g: Gaussians, video_noise: torch
     z_val = g.value_mean[:, None] + g.value_std[:, None] * value_noise
     scores = score_values(nets.values(states, z_val.flatten(0, 1)), cfg.score, cfg.snr_eps).view(plans, -1)
     mark("value")
-    mu_u, sd_u = elite_update(g.value_mean, g.value_std, z_val, scores, cfg.value_elite_frac, cfg.alpha_smooth,
+    ranked = scores.view(plans, cfg.M, cfg.N).roll(1, dims=1).flatten(1) if cfg.blind_scores else scores
+    mu_u, sd_u = elite_update(g.value_mean, g.value_std, z_val, ranked, cfg.value_elite_frac, cfg.alpha_smooth,
                               cfg.sigma_decay)
-    video_scores = scores.view(plans, cfg.M, cfg.N).amax(dim=2)
+    video_scores = ranked.view(plans, cfg.M, cfg.N).amax(dim=2)
     mu_v, sd_v = elite_update(g.video_mean, g.video_std, z_vid, video_scores, cfg.video_elite_frac, cfg.alpha_smooth,
                               cfg.sigma_decay)
     return Gaussians(mu_v, sd_v, mu_u, sd_u), scores
