@@ -61,6 +61,8 @@ class PlannerConfig:
             raise ConfigError("elite fractions must be > 0")
         if self.feature_steps < 0 or self.feature_steps >= self.S:
             raise ConfigError(f"feature_steps: got {self.feature_steps}, expected 0 <= feature_steps < S ({self.S})")
+        if self.blind_scores and self.M < 2:
+            raise ConfigError(f"blind_scores: needs M >= 2 (a neighbour to take scores from), got M {self.M}")
         if self.score not in ("snr", "mean"):
             raise ConfigError(f"score: got {self.score!r}, expected one of ['snr', 'mean']")
         if self.deadline_ms < 0:

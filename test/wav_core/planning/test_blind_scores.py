@@ -1,8 +1,10 @@
 """`blind_scores`: the control that keeps the plan's elite updates but ranks each candidate by its
 neighbour's value, so what the value's choice adds is the difference from it."""
 
+import pytest
 import torch
 
+from wav_core.config.loader import ConfigError
 from wav_core.planning.config import PlannerConfig
 from wav_core.planning.gaussian import Gaussians
 from wav_core.planning.iteration import Networks, iterate
@@ -42,3 +44,8 @@ def test_the_value_picks_the_best_candidate_and_the_blind_control_its_neighbour(
     torch.testing.assert_close(blind.video_mean, video[2])   # ranked by candidate 1's score
     torch.testing.assert_close(scores, blind_scores)         # the scores reported are the value's own
     assert seeing.video_std.shape == blind.video_std.shape
+
+
+def test_blind_scores_need_a_neighbour():
+    with pytest.raises(ConfigError, match="blind_scores: needs M >= 2"):
+        PlannerConfig(M=1, blind_scores=True).validate()
