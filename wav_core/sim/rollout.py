@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .env import SimEnv
 from .experts import make_expert
 from .experts.degraded import servo_targets
@@ -22,6 +24,8 @@ class Rollout:
     """Sim time at which each sub-goal first latched."""
     quality: dict[str, Any] = field(default_factory=lambda: {"mode": "expert"})
     """The episode's quality mode, its parameters and when its mistake happened (`events`)."""
+    commands: np.ndarray | None = None
+    """[ticks, 14] the expert's command of every tick, as a recording writes them."""
 
 
 def quality_record(quality: EpisodeQuality | None, expert) -> dict[str, Any]:
@@ -42,8 +46,10 @@ def run_expert(env: SimEnv, seed: int, noise: float = 0.0, max_duration_s: float
     info = env.info()
     end = None
     reached_at: dict[str, float] = {}
+    commands = []
     while env.time < max_duration_s - 1e-9:
-        obs, info = env.step(servo_targets(expert, expert.act(obs)))
+        commands.append(expert.act(obs))
+        obs, info = env.step(servo_targets(expert, commands[-1]))
         for k in env.task.subgoals:
             if info[k] and k not in reached_at:
                 reached_at[k] = round(env.time, 4)
@@ -52,4 +58,5 @@ def run_expert(env: SimEnv, seed: int, noise: float = 0.0, max_duration_s: float
             if env.time >= end - 1e-9:
                 break
     return Rollout(seed, bool(info["success"]), {k: bool(info[k]) for k in env.task.subgoals},
-                   round(env.time, 4), list(expert.timeouts), reached_at, quality_record(quality, expert))
+                   round(env.time, 4), list(expert.timeouts), reached_at, quality_record(quality, expert),
+                   np.array(commands).reshape(-1, 14))

@@ -55,3 +55,20 @@ def test_objects_are_moved_by_contact_only(envs):
         env.step(action)
     np.testing.assert_allclose(env.data.body("cup").xpos, start, atol=1e-3)
     assert env.model.neq == 0, "the model must not contain equality constraints (welds)"
+
+
+def test_expert_commands_stay_inside_the_runtime_safety_limits(envs):
+    # A demonstration faster than the control loop's safety filter teaches motions the loop slows
+    # down: the arm lags the script and the grasp closes beside the object.
+    from wav_core.runtime.config import SafetyConfig
+
+    limits = SafetyConfig()
+    res = run_expert(envs["drawer"], 0)
+    assert res.success, res
+    speed = np.abs(np.diff(res.commands, axis=0)) * envs["drawer"].robot.tick_hz
+    arm = [0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12]
+    assert speed[:, arm].max() <= limits.max_joint_velocity + 1e-9
+    assert speed[:, [6, 13]].max() <= limits.max_gripper_velocity + 1e-9
+    accel = np.abs(np.diff(speed[:, arm], axis=0)) * envs["drawer"].robot.tick_hz
+    assert accel.max() <= limits.max_joint_acceleration + 1e-9
+

@@ -3,6 +3,10 @@
 Each tick an arm's commanded tool pose moves a bounded step towards its goal, and the joints come
 from IK seeded with the measured state. Goals are recomputed from the live object poses and phases
 end on the measured tool pose, so injected action noise is corrected rather than accumulated.
+
+Every command passes through the control loop's own SafetyFilter, with limits a margin inside the
+runtime's: a demonstration the loop would slow down (the filter bounds joint and gripper speed and
+acceleration) teaches a policy motions the loop cannot execute, and its grasps arrive late.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import mujoco
 import numpy as np
 
 from wav_core.robot import piper
+from wav_core.runtime.config import SafetyConfig
+from wav_core.runtime.safety import GRIPPERS, SafetyFilter
 
 from ..env import SimEnv
 from ..ik import ArmIK
@@ -24,6 +30,19 @@ GRIPPER_CLOSED_M = 0.0
 
 Pose = tuple[np.ndarray, np.ndarray]
 """(position m, 3x3 rotation) of the tool point in the world."""
+
+LIMIT_MARGIN = 0.8
+"""The expert's speed and acceleration limits as a share of the runtime's, so that the executor's
+interpolation and cross-fade never push a replayed demonstration into the filter's limits."""
+
+
+def expert_limits(runtime: SafetyConfig | None = None) -> SafetyConfig:
+    """The limits the expert moves within: `runtime`'s (default: the runtime defaults) times LIMIT_MARGIN."""
+    cfg = runtime or SafetyConfig()
+    return SafetyConfig(lower=list(cfg.lower), upper=list(cfg.upper),
+                        max_joint_velocity=cfg.max_joint_velocity * LIMIT_MARGIN,
+                        max_joint_acceleration=cfg.max_joint_acceleration * LIMIT_MARGIN,
+                        max_gripper_velocity=cfg.max_gripper_velocity * LIMIT_MARGIN)
 
 
 def _rotation_step(cur: np.ndarray, goal: np.ndarray, max_angle: float) -> tuple[np.ndarray, float]:
@@ -69,7 +88,7 @@ class ScriptedExpert:
     """
 
     def __init__(self, env: SimEnv, phases: list[Phase], noise: float = 0.0, seed: int = 0,
-                 turn_rate: float = 1.5):
+                 turn_rate: float = 1.5, limits: SafetyConfig | None = None):
         self.env = env
         self.phases = phases
         self.noise = float(noise)
@@ -84,6 +103,9 @@ class ScriptedExpert:
         self.cmd_pose: dict[str, Pose] = {}
         self.q_cmd = {a: env.joint_state()[7 * k:7 * k + 6].copy() for k, a in enumerate(ARMS)}
         self.grip = {a: float(env.joint_state()[7 * k + 6]) for k, a in enumerate(ARMS)}
+        self.limits = limits or expert_limits()
+        self.filter = SafetyFilter(self.limits)
+        self.filter.reset(np.clip(env.joint_state(), self.filter.lower, self.filter.upper))
         self._start_phase()
 
     @property
@@ -116,6 +138,8 @@ class ScriptedExpert:
             for arm, goal_fn in ph.goals.items():
                 goal = self.latched[arm] if ph.latch else goal_fn(self.env)
                 reached &= self._track(arm, goal, ph, dt)
+            sent = self.filter.last[GRIPPERS]
+            reached &= all(abs(sent[ARMS.index(arm)] - self.grip[arm]) < 1e-4 for arm in ph.grippers)
             for arm, q_goal in ph.joints.items():
                 step = np.clip(q_goal - self.q_cmd[arm], -1.0 * dt, 1.0 * dt)
                 self.q_cmd[arm] = self.q_cmd[arm] + step
@@ -132,7 +156,7 @@ class ScriptedExpert:
         action = np.concatenate([self.q_cmd["left"], [self.grip["left"]], self.q_cmd["right"], [self.grip["right"]]])
         if self.noise > 0:
             action = action + self.rng.normal(0.0, self.noise, 14) * np.r_[np.ones(6), 0.1, np.ones(6), 0.1]
-        return piper.clip_dual(action)
+        return piper.clip_dual(self.filter.filter(piper.clip_dual(action), dt).command)
 
     def _track(self, arm: str, goal: Pose, ph: Phase, dt: float) -> bool:
         pos, rot = self.cmd_pose[arm]
