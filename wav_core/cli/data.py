@@ -61,9 +61,17 @@ def _import(args: argparse.Namespace) -> int:
     robot = load(RobotConfig, args.config, section="robot")
     cfg = load_data_config(args.config)
     summary = import_bags(args.bags, robot, args.out, cfg, overwrite=args.overwrite, progress=not args.no_progress,
-                           workers=args.workers)
+                          workers=args.workers, safety=_safety(args.config))
     print(summary.format())
     return 0
+
+
+def _safety(path: str):
+    """The config's policy.safety limits (None, the runtime defaults, when it has no policy section)."""
+    from ..runtime.config import policy_section
+
+    policy = policy_section(path)
+    return None if policy is None else policy.safety
 
 
 def _cache(args: argparse.Namespace) -> int:

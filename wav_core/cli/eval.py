@@ -69,8 +69,9 @@ def _sweep_values(spec: str) -> tuple[str, list]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config.loader import load, read_yaml
+    from ..config.loader import load
     from ..config.robot import RobotConfig
+    from ..runtime.config import policy_section
     from ..eval.closed_loop import EvalConfig, PolicySource, evaluate_sweep
     from ..bench.machine import describe
     from ..eval.report import sweep_plot, sweep_table
@@ -94,10 +95,8 @@ def run(args: argparse.Namespace) -> int:
     source = PolicySource(args.model, device=args.device, backend=args.backend)
     cfg = EvalConfig(task=args.task, episodes=args.episodes, seed=args.seed, max_seconds=args.max_seconds,
                      replan_after=args.replan_after, mode=args.mode, plan_latency_s=args.plan_latency)
-    if args.config and "policy" in read_yaml(args.config):
-        from ..runtime.config import PolicyConfig
-
-        policy_cfg = load(PolicyConfig, args.config, section="policy")
+    policy_cfg = policy_section(args.config)
+    if policy_cfg is not None:
         cfg.executor, cfg.safety = policy_cfg.executor, policy_cfg.safety
     key, values = _sweep_values(args.sweep) if args.sweep else ("K", [args.K])
     planners = [PlannerConfig(K=v if key == "K" else args.K, M=args.M, N=args.N, S=args.S,

@@ -30,8 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config.loader import load, read_yaml
+    from ..config.loader import load
     from ..config.robot import RobotConfig
+    from ..runtime.config import policy_section
     from ..eval.closed_loop import EvalConfig
     from ..eval.trace import compare, expert_trace, plot, policy_trace, report_lines
     from ..planning import PlannerConfig, WAVPolicy
@@ -46,10 +47,8 @@ def run(args: argparse.Namespace) -> int:
     robot = load(RobotConfig, args.config, section="robot") if args.config else None
     cfg = EvalConfig(task=args.task, episodes=1, seed=args.seed, max_seconds=args.max_seconds, mode=args.mode,
                      plan_latency_s=args.plan_latency)
-    if args.config and "policy" in read_yaml(args.config):
-        from ..runtime.config import PolicyConfig
-
-        policy_cfg = load(PolicyConfig, args.config, section="policy")
+    policy_cfg = policy_section(args.config)
+    if policy_cfg is not None:
         cfg.executor, cfg.safety = policy_cfg.executor, policy_cfg.safety
     policy = WAVPolicy.load(args.model, PlannerConfig(K=args.K, M=args.M, N=args.N, S=args.S), device=args.device)
     with SimEnv(args.task, robot=robot, render=False) as env:

@@ -20,10 +20,12 @@ import numpy as np
 
 from ..config.robot import RobotConfig
 from ..parallel import job_results
+from ..runtime.config import SafetyConfig
 from .bags import Bag, find_bags, open_bag
 from .builder import DatasetBuilder, EpisodeRecorder
 from .config import DataConfig
 from .errors import DataError
+from .executable import LimitExcess, describe_excess, limit_excess
 from .outcomes import EpisodeOutcome, episode_outcome
 from .replay import BagReplay
 
@@ -34,6 +36,9 @@ class ImportSummary:
     episodes: list[dict[str, Any]] = field(default_factory=list)
     dropped_ticks: Counter = field(default_factory=Counter)
     dropped_messages: Counter = field(default_factory=Counter)
+    limits: list[LimitExcess] = field(default_factory=list)
+    """Each episode's commands against the control loop's safety limits (see executable.py)."""
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
 
     @property
     def ticks(self) -> int:
@@ -45,6 +50,7 @@ class ImportSummary:
             lines.append(f"  dropped {n:6d}  {reason}")
         for reason, n in sorted(self.dropped_messages.items()):
             lines.append(f"  skipped message {n:6d}  {reason}")
+        lines += describe_excess(self.limits, self.safety)
         return "\n".join(lines)
 
 
@@ -101,8 +107,12 @@ def _import_episode(job: _Job) -> tuple[dict[str, Any], dict[str, np.ndarray], C
 
 
 def import_bags(bags: list[str | Path], robot: RobotConfig, out: str | Path, cfg: DataConfig | None = None,
-                overwrite: bool = False, progress: bool = False, workers: int = 1) -> ImportSummary:
+                overwrite: bool = False, progress: bool = False, workers: int = 1,
+                safety: SafetyConfig | None = None) -> ImportSummary:
     """Import bags (or folders of bags) into a new dataset at `out`; all-or-nothing.
+
+    The summary measures every episode's commands against `safety` (default: the runtime defaults),
+    the limits the control loop will execute a policy trained on them under.
 
     `workers` > 1 imports that many bags at once, one process each (decoding, resizing and JPEG
     encoding are CPU-bound); episode order and content are the same as with one worker."""
@@ -111,7 +121,7 @@ def import_bags(bags: list[str | Path], robot: RobotConfig, out: str | Path, cfg
     cfg = cfg or DataConfig()
     paths = find_bags(list(bags))
     outcomes = [episode_outcome(p) for p in paths]
-    summary = ImportSummary(Path(out))
+    summary = ImportSummary(Path(out), safety=safety or SafetyConfig())
     cameras = [{"name": c.name, "height": c.height, "width": c.width, "topic": c.topic} for c in robot.cameras]
     with DatasetBuilder(out, cameras, robot.joint_names, robot.tick_hz, cfg, overwrite, {"source_kind": "rosbag2"}) as builder:
         jobs = [_Job(i, Path(p), o, builder.episode_path(i), robot, cfg) for i, (p, o) in enumerate(zip(paths, outcomes))]
@@ -128,6 +138,7 @@ def import_bags(bags: list[str | Path], robot: RobotConfig, out: str | Path, cfg
                     summary.episodes.append(entry)
                     summary.dropped_ticks.update(dropped)
                     summary.dropped_messages.update(skipped)
+                    summary.limits.append(limit_excess(arrays["action"], robot.tick_hz, summary.safety))
                     if bar is not None:
                         bar.update(1)
             finally:

@@ -129,3 +129,13 @@ class PolicyConfig:
         """RemotePolicy's deadline and restart settings."""
         return {"plan_timeout_s": self.plan_timeout_s, "load_timeout_s": self.load_timeout_s,
                 "restart_backoff_s": self.restart_backoff_s, "restart_backoff_max_s": self.restart_backoff_max_s}
+
+
+def policy_section(path: str | None) -> PolicyConfig | None:
+    """The `policy:` section of a rig YAML as a PolicyConfig, or None when there is no file or no
+    such section (callers then use the runtime defaults)."""
+    from ..config.loader import load, read_yaml
+
+    if not path or "policy" not in read_yaml(path):
+        return None
+    return load(PolicyConfig, path, section="policy")

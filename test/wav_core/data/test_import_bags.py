@@ -363,3 +363,13 @@ def test_bad_outcome_in_summary_names_the_entry(tmp_path, make_robot):
     with pytest.raises(DataError, match=r"summary.json: per_episode\[0\].success: got 'yes', expected true or false"):
         import_bags([tmp_path / "bags"], robot, tmp_path / "ds")
     assert_nothing_written(tmp_path, tmp_path / "ds")
+
+
+def test_the_summary_names_episodes_faster_than_the_safety_limits(mcap_import, tmp_path):
+    from wav_core.runtime.config import SafetyConfig
+
+    robot, bag, summary, ds = mcap_import
+    assert len(summary.limits) == 1 and summary.limits[0].steps == ds.episodes[0].ticks - 1
+    slow = import_bags([bag], robot, tmp_path / "ds", safety=SafetyConfig(max_joint_velocity=1e-3))
+    assert slow.limits[0].over_speed > 0
+    assert "policy.safety.max_joint_velocity 0.001 rad/s" in slow.format()
