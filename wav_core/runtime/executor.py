@@ -2,8 +2,12 @@
 
 A chunk is anchored at the time of the observation it was planned from (step h belongs to
 anchor + h / tick_hz); it is interpolated linearly between steps, and its last step is held for its
-tick, so a chunk of H steps lasts H ticks. A chunk that arrives late simply starts at the step that is due. A new chunk is cross-faded in over `blend_s`; during the fade the
-old chunk holds its last step if it runs out, so the fade never jumps.
+tick, so a chunk of H steps lasts H ticks. A chunk that arrives late simply starts at the step that is due. A new chunk is cross-faded in over `blend_s`, so the fade never jumps.
+Once the old chunk has reached its last step (always so in sync mode, where the world waits for the
+plan) it is carried on with the new chunk's motion rather than held still: the fade then removes
+only the offset between the two, instead of dragging the arm back towards where the old chunk
+stopped, which made every chunk start late and then race (twice its speed at the end of the fade)
+into the safety filter's limits.
 
 When the next plan is requested is the replan rule (`plan_due`), shared by the node, evaluation and
 replay. "async" (the robot): the next plan is requested while the current chunk still has more than
@@ -32,6 +36,10 @@ class _Active:
 
     def end(self, dt: float) -> float:
         return self.anchor + len(self.actions) * dt
+
+    def last_step(self, dt: float) -> float:
+        """When the chunk reaches its last step (held from then on)."""
+        return self.anchor + (len(self.actions) - 1) * dt
 
     def at(self, now: float, dt: float, hold_last: bool = False) -> np.ndarray | None:
         u = (now - self.anchor) / dt
@@ -100,6 +108,9 @@ class ChunkExecutor:
             w = (now - self.blend_start) / self.cfg.blend_s
             if w < 1.0 and new is not None:
                 old = self.previous.at(now, self.dt, hold_last=True)
+                stopped = max(self.previous.last_step(self.dt), self.blend_start)
+                if now > stopped:
+                    old = old + new - self.current.at(stopped, self.dt, hold_last=True)
                 return (1 - w) * old + w * new
             self.previous = None
         return new

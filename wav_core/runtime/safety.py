@@ -2,7 +2,10 @@
 
 Every command passes through `SafetyFilter.filter`: non-finite targets are rejected (hold), positions
 are clipped into the joint and gripper ranges, and the step from the previous command is bounded by
-the velocity and acceleration limits. A hold brakes at the acceleration limit to a standstill rather
+the velocity and acceleration limits. When the output falls behind a target (a chunk's set-points
+turn faster than the acceleration limit allows), it closes the gap at a speed from which that limit
+can still brake, on top of the target's own velocity: a plain rate limit would head for the target
+at full step, overshoot it and ring around the path by tenths of a radian. A hold brakes at the acceleration limit to a standstill rather
 than jumping to zero velocity. The filter is anchored on a measured pose (`reset`), which must lie
 inside the limits: a pose outside is refused, never silently clipped. The watchdog turns stale
 inputs or a missing plan into a hold; the tracking monitor latches when the arm does not follow.
@@ -38,6 +41,8 @@ class SafetyFilter:
         self.amax[GRIPPERS] = cfg.max_gripper_velocity * 20
         self.last: np.ndarray | None = None
         self.velocity = np.zeros(14)
+        self.target: np.ndarray | None = None
+        """The previous (clipped) target, for the target's own velocity; None after a reset or hold."""
         self.events: Counter[str] = Counter()
 
     def outside_limits(self, position: np.ndarray, names: list[str] | None = None) -> str | None:
@@ -65,6 +70,7 @@ class SafetyFilter:
         if np.any(self.last != position):
             self.events["anchor_clipped"] += 1
         self.velocity = np.zeros(14)
+        self.target = None
 
     def _stoppable(self, distance: np.ndarray, dt: float) -> np.ndarray:
         """The fastest velocity this step from which braking by `amax * dt` per step still stops
@@ -87,6 +93,7 @@ class SafetyFilter:
         self.events[reason] += 1
         if self.last is None:
             raise RuntimeError("safety filter has no reference position; call reset() with the measured state")
+        self.target = None
         step = self.amax * dt
         self.velocity = np.sign(self.velocity) * np.maximum(np.abs(self.velocity) - step, 0.0)
         moved = self.last + self.velocity * dt
@@ -104,7 +111,12 @@ class SafetyFilter:
         q = np.clip(target, self.lower, self.upper)
         if np.any(q != target):
             events.append("clipped_position")
-        v = (q - self.last) / dt
+        moving = np.zeros(14) if self.target is None else np.clip((q - self.target) / dt, -self.vmax, self.vmax)
+        self.target = q
+        behind = q - moving * dt - self.last
+        v = moving + np.sign(behind) * np.minimum(np.abs(behind) / dt, np.sqrt(2 * self.amax * np.abs(behind)))
+        exact = (q - self.last) / dt
+        v = np.where(np.abs(v - exact) <= 1e-9, exact, v)
         v_lim = np.clip(v, self.velocity - self.amax * dt, self.velocity + self.amax * dt)
         v_lim = np.clip(v_lim, -self.vmax, self.vmax)
         v_lim = np.clip(v_lim, -self._stoppable(self.last - self.lower, dt), self._stoppable(self.upper - self.last, dt))

@@ -40,6 +40,35 @@ def test_velocity_and_acceleration_are_bounded():
     assert 0 < prev[0] - HOME[0] < 1.0  # still on its way, never jumped
 
 
+def test_a_held_target_is_reached_without_overshoot_and_kept():
+    # A pure rate limit heads for the target at full step, cannot brake in time and rings around it
+    # (a 0.5 rad step: up to 0.63 rad, and still 0.06 rad off after 2 s).
+    f = SafetyFilter(SafetyConfig())
+    f.reset(HOME)
+    target = HOME.copy()
+    target[1] += 0.5
+    out = np.array([f.filter(target, 0.005).command for _ in range(400)])
+    assert out[:, 1].max() <= target[1] + 0.005
+    assert np.all(np.abs(out[-100:] - target) < 1e-9)
+
+
+def test_a_path_that_turns_at_the_acceleration_limit_is_followed_closely():
+    # Set-points interpolated between 20 Hz steps turn at each step; the filter falls behind there
+    # and must catch up without overshooting the path.
+    v = np.tile(np.r_[np.arange(0, 1.21, 0.3), np.arange(0.9, -1.21, -0.3), np.arange(-0.9, 0.01, 0.3)], 3)
+    steps = HOME[1] + np.cumsum(np.r_[0.0, v]) / 20
+    f = SafetyFilter(SafetyConfig())
+    f.reset(HOME)
+    path, out = [], []
+    for a, b in zip(steps[:-1], steps[1:]):
+        for k in range(10):
+            target = HOME.copy()
+            target[1] = a + (b - a) * k / 10
+            path.append(target[1])
+            out.append(f.filter(target, 0.005).command[1])
+    assert np.max(np.abs(np.array(out) - path)) < 0.03
+
+
 def test_nonfinite_targets_are_a_braking_hold():
     f = SafetyFilter(SafetyConfig())
     f.reset(HOME)
