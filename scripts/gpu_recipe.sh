@@ -16,7 +16,7 @@
 #   EPISODES=48 (mixed quality) EXPERT_EPISODES=16 DISTURB_EPISODES=0 (the expert with its servos
 #   pushed off its commands: recovery for the action stage; README, "Demonstrations with failures") HELDOUT=16 EVAL_EPISODES=50 (per K) KS=0,3
 #   M=8 N=4 S=10 WORKERS=<cpus> MAX_SECONDS=20 (sim seconds per recorded episode; the drawer expert
-#   needs about 15) EVAL_MAX_SECONDS=$MAX_SECONDS (per evaluated episode)
+#   needs about 17) EVAL_MAX_SECONDS=$MAX_SECONDS (per evaluated episode)
 #   DIAGNOSE_EPISODES=8 TRAIN_CONFIG=config/train_gpu_recipe.yaml RIG=config/sim_drawer_progress.yaml
 #   (the rig and its value targets: progress, which the drawer value ranks; config/sim_drawer.yaml
 #   for the outcome-weighted reward-to-go) PRESET= (e.g. tiny: replaces the
