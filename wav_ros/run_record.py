@@ -10,9 +10,9 @@ from pathlib import Path
 
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 
-from wav_core.config.loader import load, read_yaml
+from wav_core.config.loader import load
 from wav_core.config.robot import RobotConfig
-from wav_core.runtime.config import PolicyConfig
+from wav_core.runtime.config import policy_section
 
 from .bag_recorder import BagRecorder
 
@@ -33,8 +33,8 @@ def run_topics(path: str | Path, policy_node: str = POLICY_NODE) -> list[str]:
     topics += [f"/{policy_node}/{t}" for t in PLAN_VIEW_TOPICS]
     topics += [f"/{policy_node}/{MODEL_INPUT}/{c.name}" for c in robot.cameras]
     topics += ["/diagnostics", robot.instruction_topic]
-    if "policy" in read_yaml(path):
-        cfg = load(PolicyConfig, path, section="policy")
+    cfg = policy_section(path)
+    if cfg is not None:
         topics += [t for t in (cfg.estop_topic, cfg.driver_events_topic) if t]
     return list(dict.fromkeys(topics))
 

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..runtime.config import SafetyConfig
-from ..runtime.safety import GRIPPERS
-
-ARM_JOINTS = np.array([i for i in range(14) if i not in GRIPPERS])
+from ..runtime.safety import GRIPPERS, JOINTS
 _TOL = 1e-6
 
 
@@ -44,9 +42,9 @@ def limit_excess(actions: np.ndarray, tick_hz: float, safety: SafetyConfig) -> L
     if a.ndim != 2 or a.shape[1] != 14:
         raise ValueError(f"actions: got shape {a.shape}, expected [ticks, 14]")
     v = np.diff(a, axis=0) * tick_hz
-    speed = np.abs(v[:, ARM_JOINTS]).max(axis=1) if len(v) else np.zeros(0)
+    speed = np.abs(v[:, JOINTS]).max(axis=1) if len(v) else np.zeros(0)
     grip = np.abs(v[:, GRIPPERS]).max(axis=1) if len(v) else np.zeros(0)
-    acc = np.abs(np.diff(v[:, ARM_JOINTS], axis=0)).max(axis=1) * tick_hz if len(v) > 1 else np.zeros(0)
+    acc = np.abs(np.diff(v[:, JOINTS], axis=0)).max(axis=1) * tick_hz if len(v) > 1 else np.zeros(0)
     return LimitExcess(
         steps=len(v),
         over_speed=int(np.sum(speed > safety.max_joint_velocity * (1 + _TOL))),

@@ -21,6 +21,8 @@ import numpy as np
 from .config import SafetyConfig
 
 GRIPPERS = np.array([6, 13])
+JOINTS = np.array([i for i in range(14) if i not in GRIPPERS])
+"""The twelve revolute joints in the 14-D order."""
 
 
 @dataclass
@@ -153,7 +155,7 @@ class TrackingMonitor:
     def __init__(self, cfg: SafetyConfig, names: list[str] | None = None):
         self.cfg = cfg
         self.names = names
-        self.joints = np.array([i for i in range(14) if i not in GRIPPERS])
+        self.joints = JOINTS
         self.since: float | None = None
 
     def reset(self) -> None:

@@ -71,4 +71,3 @@ def test_expert_commands_stay_inside_the_runtime_safety_limits(envs):
     assert speed[:, [6, 13]].max() <= limits.max_gripper_velocity + 1e-9
     accel = np.abs(np.diff(speed[:, arm], axis=0)) * envs["drawer"].robot.tick_hz
     assert accel.max() <= limits.max_joint_acceleration + 1e-9
-

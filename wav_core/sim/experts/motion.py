@@ -36,9 +36,9 @@ LIMIT_MARGIN = 0.8
 interpolation and cross-fade never push a replayed demonstration into the filter's limits."""
 
 
-def expert_limits(runtime: SafetyConfig | None = None) -> SafetyConfig:
-    """The limits the expert moves within: `runtime`'s (default: the runtime defaults) times LIMIT_MARGIN."""
-    cfg = runtime or SafetyConfig()
+def expert_limits() -> SafetyConfig:
+    """The limits the expert moves within: the runtime defaults' times LIMIT_MARGIN."""
+    cfg = SafetyConfig()
     return SafetyConfig(lower=list(cfg.lower), upper=list(cfg.upper),
                         max_joint_velocity=cfg.max_joint_velocity * LIMIT_MARGIN,
                         max_joint_acceleration=cfg.max_joint_acceleration * LIMIT_MARGIN,
@@ -88,7 +88,7 @@ class ScriptedExpert:
     """
 
     def __init__(self, env: SimEnv, phases: list[Phase], noise: float = 0.0, seed: int = 0,
-                 turn_rate: float = 1.5, limits: SafetyConfig | None = None):
+                 turn_rate: float = 1.5):
         self.env = env
         self.phases = phases
         self.noise = float(noise)
@@ -103,8 +103,7 @@ class ScriptedExpert:
         self.cmd_pose: dict[str, Pose] = {}
         self.q_cmd = {a: env.joint_state()[7 * k:7 * k + 6].copy() for k, a in enumerate(ARMS)}
         self.grip = {a: float(env.joint_state()[7 * k + 6]) for k, a in enumerate(ARMS)}
-        self.limits = limits or expert_limits()
-        self.filter = SafetyFilter(self.limits)
+        self.filter = SafetyFilter(expert_limits())
         self.filter.reset(np.clip(env.joint_state(), self.filter.lower, self.filter.upper))
         self._start_phase()
 
