@@ -76,9 +76,9 @@ def graph_specs(model: WAVModel, cfg: PlannerConfig, solve: str = "unrolled") ->
                               "outputs": {"actions": (action, F32)}}
     else:
         specs["action_kv_b1"] = {"inputs": {"states": (states(1), F32), "z_val": ((1, h, c), F32)},
-                                 "outputs": {"video_kv": (kv(1, tokens), F32), "value_kv": (kv(1, h), F32)}}
+                                 "outputs": {"video_kv": (kv(1, mc.action_kv_tokens), F32), "value_kv": (kv(1, h), F32)}}
         specs["action_step_b1"] = {
-            "inputs": {"video_kv": (kv(1, tokens), F32), "value_kv": (kv(1, h), F32), "x": (action, F32),
+            "inputs": {"video_kv": (kv(1, mc.action_kv_tokens), F32), "value_kv": (kv(1, h), F32), "x": (action, F32),
                        "t": ((1,), F32), "state": ((1, mc.state_dim), F32)},
             "outputs": {"velocity": (action, F32)}}
     return specs

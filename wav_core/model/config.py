@@ -114,6 +114,13 @@ class ModelConfig:
     probe`); with the frame's latents the action expert can read the object where the tokenizer
     keeps it. The latents ride on the world's states as extra tokens, so every planner backend
     carries them; the value expert does not read them."""
+    action_readout: int = 0
+    """`action_reads: observation`: tokens of a learned dense readout of the current frame's latents
+    (every view, flattened, through a two-layer MLP) that the action expert attends to besides the
+    per-patch latents; 0 for none. From ~100 demonstrations, attention over hundreds of patch tokens
+    learns slowly to find a small object, while a dense map of the whole frame turns where it sits
+    straight into features: a network reading the same latents densely opens the drawer where the
+    action expert without a readout does not (README, run 19)."""
     action_futures: Literal["true", "imagined"] = "true"
     """`future`: the futures stage 3 trains the action expert on. `true`: the sample's true future
     noised to a feature time, with its true value chunk. `imagined`: a future the world imagines from
@@ -153,6 +160,11 @@ class ModelConfig:
         if self.action_reads == "observation" and self.world.dim < self.tokenizer.latent_channels * self.world.patch ** 2:
             raise ConfigError(f"action_reads: observation needs world.dim >= latent_channels x patch^2 "
                               f"({self.tokenizer.latent_channels * self.world.patch ** 2}), got {self.world.dim}")
+        if self.action_readout < 0:
+            raise ConfigError(f"action_readout: got {self.action_readout}, expected >= 0 tokens")
+        if self.action_readout and self.action_reads != "observation":
+            raise ConfigError(f"action_readout: {self.action_readout} tokens need action_reads: observation, "
+                              f"got action_reads {self.action_reads!r}")
         if not 0.0 <= self.value_clean_prob <= 1.0:
             raise ConfigError(f"value_clean_prob: got {self.value_clean_prob}, expected a number in [0, 1]")
         for key, allowed in (("conditioning", ("paper", "future")), ("action_space", ("absolute", "delta")),
@@ -190,6 +202,11 @@ class ModelConfig:
         observation` the current frame's latents (one token per view and latent patch)."""
         extra = len(self.views) * self.tokens_per_frame if self.action_reads == "observation" else 0
         return self.world_tokens + extra
+
+    @property
+    def action_kv_tokens(self) -> int:
+        """Tokens the action expert's video cross-attention reads: the states, then `action_readout`."""
+        return self.state_tokens + self.action_readout
 
     @property
     def tokens_per_frame(self) -> int:

@@ -111,11 +111,21 @@ class ActionExpert(_Expert):
         if cfg.action_reads == "observation":
             self.obs_in = nn.Linear(cfg.tokenizer.latent_channels * cfg.world.patch ** 2, cfg.world.dim)
             self.obs_pos = nn.Parameter(torch.randn(cfg.state_tokens - cfg.world_tokens, cfg.world.dim) * 0.02)
+        self.readout = None
+        if cfg.action_readout:
+            flat = (cfg.state_tokens - cfg.world_tokens) * self.obs_in.in_features
+            d = cfg.world.dim
+            self.readout = nn.Sequential(nn.Linear(flat, 2 * d), nn.GELU(), nn.Linear(2 * d, cfg.action_readout * d))
 
     def video_kv(self, states: list[torch.Tensor]) -> list[KV]:
         if self.obs_in is not None:
             n, c = self.world_tokens, self.obs_in.in_features
-            states = [torch.cat([s[:, :n], self.obs_in(s[:, n:, :c]) + self.obs_pos], 1) for s in states]
+            obs = states[0][:, n:, :c]  # the same latents ride on every block's states
+            extra = [self.obs_in(obs) + self.obs_pos]
+            if self.readout is not None:
+                extra.append(self.readout(obs.flatten(1)).unflatten(-1, (-1, self.obs_pos.shape[-1])))
+            extra = torch.cat(extra, 1)
+            states = [torch.cat([s[:, :n], extra], 1) for s in states]
         return super().video_kv(states)
 
     def value_kv(self, value_states: list[torch.Tensor]) -> list[KV]:

@@ -105,11 +105,12 @@ def test_a_future_conditioned_model_plans_the_same_on_onnxruntime(tmp_path, obse
 
 @pytest.mark.parametrize("solve", ["unrolled", "step"])
 def test_an_action_that_reads_the_observation_plans_the_same_on_onnxruntime(tmp_path, observation, solve):
-    """The current frame's latents ride on the world's states into every graph; the value graphs,
-    here reading the future tokens only, drop them."""
+    """The current frame's latents ride on the world's states into every graph (the action graphs
+    also read them through the dense readout); the value graphs, here reading the future tokens
+    only, drop them."""
     cfg = PlannerConfig(K=1, M=2, N=2, S=3)
     policy = random_policy("tiny", cfg, model_overrides={"conditioning": "future", "action_reads": "observation",
-                                                         "value_reads": "future"})
+                                                         "action_readout": 2, "value_reads": "future"})
     images, state = observation
     eager = policy.plan(images, state, "open the drawer", seed=3)
     policy.set_backend("onnxruntime", threads=1, onnx_dir=tmp_path / "onnx", solve=solve)

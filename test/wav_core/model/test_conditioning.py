@@ -171,12 +171,13 @@ def test_value_reads_round_trips_and_a_bad_choice_names_the_key():
         dataclasses.replace(tiny(), value_reads="past").validate()
 
 
-@pytest.mark.parametrize("reads", ["world", "observation"])
-def test_an_action_that_reads_the_observation_follows_the_current_frames_latents(reads):
+@pytest.mark.parametrize("reads,readout", [("world", 0), ("observation", 0), ("observation", 2)])
+def test_an_action_that_reads_the_observation_follows_the_current_frames_latents(reads, readout):
     """Under `action_reads: observation` the current frame's latents follow the world's states as
-    extra tokens: changing them moves the decoded action and leaves the value unchanged. Under
-    `world` the states end with the world's own tokens."""
-    model = random_model("future", action_reads=reads)
+    extra tokens (and, with `action_readout`, a dense readout of them): changing them moves the
+    decoded action and leaves the value unchanged. Under `world` the states end with the world's
+    own tokens."""
+    model = random_model("future", action_reads=reads, action_readout=readout)
     cfg = model.cfg
     ctx, state = observation(model)
     g = torch.Generator().manual_seed(1)
@@ -206,3 +207,21 @@ def test_action_reads_round_trips_and_a_bad_choice_names_the_key(tmp_path):
     assert card.config.action_reads == "observation" and loaded.action.obs_in is not None
     with pytest.raises(ConfigError, match=re.escape("action_reads: got 'pixels', expected one of ['world', 'observation']")):
         dataclasses.replace(tiny(), action_reads="pixels").validate()
+
+
+def test_action_readout_round_trips_adds_its_tokens_and_needs_the_observation(tmp_path):
+    model = random_model("future", action_reads="observation", action_readout=3)
+    cfg = model.cfg
+    ctx, _ = observation(model)
+    states = model.world_features(ctx, torch.randn(1, *cfg.future_latent_shape))
+    k, _ = model.action.video_kv(states)[0]
+    assert k.shape[-2] == cfg.action_kv_tokens == cfg.state_tokens + 3
+    save_model(tmp_path / "m", model, ModelCard(config=cfg, cameras=list(cfg.views)))
+    loaded, card = load_model(tmp_path / "m")
+    assert card.config.action_readout == 3
+    for name, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value), name
+    with pytest.raises(ConfigError, match=re.escape("action_readout: 2 tokens need action_reads: observation, got action_reads 'world'")):
+        dataclasses.replace(tiny(), action_readout=2).validate()
+    with pytest.raises(ConfigError, match=re.escape("action_readout: got -1, expected >= 0 tokens")):
+        dataclasses.replace(tiny(), action_reads="observation", action_readout=-1).validate()
