@@ -51,8 +51,9 @@ class QualityConfig:
     succeeds in most episodes: the action stage learns from successful ones."""
     late_grasp_s: tuple[float, float] = (0.3, 0.8)
     """The gripper closes this long after the lift has started (the object is left behind or slips)."""
-    drop_after_s: tuple[float, float] = (0.1, 0.8)
-    """The gripper opens this long into the carry and stays open."""
+    drop_after_s: tuple[float, float] = (0.0, 0.2)
+    """The gripper opens this long into the carry and stays open. It opens at the expert's gripper
+    speed, so a later opening lets the bowl's short carry land the cup anyway."""
     half_open_m: tuple[float, float] = (0.04, 0.08)
     """Drawer opening the push stops at (closed is below 0.012 m)."""
     offset_m: tuple[float, float] = (0.025, 0.045)

@@ -53,6 +53,25 @@ def test_the_clean_mode_is_the_plain_expert():
     assert {**plain.__dict__, "commands": None} == {**clean.__dict__, "commands": None}
 
 
+@pytest.mark.parametrize("quality", [EpisodeQuality("noise", {"std_rad": 0.1, "tau_s": 0.3}),
+                                     EpisodeQuality("late_grasp", {"delay_s": 0.6}),
+                                     EpisodeQuality("drop", {"after_s": 0.1})])
+def test_a_mistake_moves_no_faster_than_the_runtime_lets_a_policy_move(quality):
+    # A failed demonstration that jerks faster than the loop's limits teaches the value motions no
+    # policy can make, and `wav data import` flags it.
+    from wav_core.runtime.config import SafetyConfig
+    from wav_core.runtime.safety import JOINTS
+
+    limits = SafetyConfig()
+    with SimEnv("bowl", render=False) as env:
+        res = run_expert(env, 1, max_duration_s=8.0, quality=quality)
+        hz = env.robot.tick_hz
+    speed = np.abs(np.diff(res.commands, axis=0)) * hz
+    assert speed[:, JOINTS].max() <= limits.max_joint_velocity + 1e-9
+    assert speed[:, [6, 13]].max() <= limits.max_gripper_velocity + 1e-9
+    assert (np.abs(np.diff(speed[:, JOINTS], axis=0)) * hz).max() <= limits.max_joint_acceleration + 1e-9
+
+
 def _cup_in_bowl(env: SimEnv) -> bool:
     cup, bowl = env.data.body("cup").xpos, env.data.body("bowl").xpos
     return bool(np.hypot(*(cup[:2] - bowl[:2])) < BOWL_INNER_RADIUS_M)
@@ -68,7 +87,7 @@ def test_late_grasp_leaves_the_cup_behind():
 
 def test_drop_opens_the_gripper_during_the_carry():
     with SimEnv("bowl", render=False) as env:
-        res = run_expert(env, 1, quality=EpisodeQuality("drop", {"after_s": 0.3}))
+        res = run_expert(env, 1, quality=EpisodeQuality("drop", {"after_s": 0.1}))
         assert not res.success and res.subgoals["grasped"] and not _cup_in_bowl(env)
     assert res.reached_at["grasped"] < res.quality["events"]["dropped_at_s"]
 

@@ -15,10 +15,11 @@ import dataclasses
 import numpy as np
 
 from wav_core.robot import piper
+from wav_core.runtime.safety import SafetyFilter
 
 from ..env import SimEnv
 from ..quality import EpisodeQuality
-from .motion import ARMS, GRIPPER_OPEN_M, Phase, Pose, ScriptedExpert
+from .motion import ARMS, GRIPPER_OPEN_M, Phase, Pose, ScriptedExpert, expert_limits
 
 STAGES = {
     "drawer": {"grasp": "grasp", "lift": "pull_and_lift", "carry": "clear_and_carry"},
@@ -29,6 +30,9 @@ APPROACH_PHASES = ("reach", "descend")
 _NOISE_SALT = 0x401
 _NOISE_SCALE = np.r_[np.ones(6), 0.1, np.ones(6), 0.1]
 """Noise per target: joints in rad; on the grippers (m), a tenth of the joint noise."""
+FILTERED_MODES = ("noise", "late_grasp", "drop")
+"""Modes whose mistakes change the commands: these pass once more through the expert's limits, so a
+failed demonstration moves no faster than a clean one (and than the loop lets a policy move)."""
 
 
 def offset_phases(phases: list[Phase], arm: str, offset_m: float, direction_deg: float) -> list[Phase]:
@@ -72,6 +76,10 @@ class DegradedExpert:
                              if quality.mode == "stall" else None)
         if self._stall_index is not None:
             self.events["stall_phase"] = names[self._stall_index]
+        self._filter = None
+        if quality.mode in FILTERED_MODES:
+            self._filter = SafetyFilter(expert_limits())
+            self._filter.reset(expert.filter.last.copy())
 
     @property
     def done(self) -> bool:
@@ -118,6 +126,8 @@ class DegradedExpert:
                 self.events["dropped_at_s"] = round(ex.env.time, 4)
             if self._dropped:
                 action[self.grip_index] = GRIPPER_OPEN_M
+        if self._filter is not None:
+            action = piper.clip_dual(self._filter.filter(action, ex.env.decision_dt).command)
         return action
 
     def _index(self, name: str) -> int:
