@@ -119,8 +119,8 @@ class ModelConfig:
     (every view, flattened, through a two-layer MLP) that the action expert attends to besides the
     per-patch latents; 0 for none. From ~100 demonstrations, attention over hundreds of patch tokens
     learns slowly to find a small object, while a dense map of the whole frame turns where it sits
-    straight into features: a network reading the same latents densely opens the drawer where the
-    action expert without a readout does not (README, run 19)."""
+    straight into features. On the drawer four readout tokens brought the left tool from 3.6 to
+    1.3 cm of the handle (README, run 19)."""
     action_futures: Literal["true", "imagined"] = "true"
     """`future`: the futures stage 3 trains the action expert on. `true`: the sample's true future
     noised to a feature time, with its true value chunk. `imagined`: a future the world imagines from
