@@ -13,6 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stage", default="all", choices=["tokenizer", "world", "value", "action", "all"])
     p.add_argument("--max-steps", type=int, default=None, help="steps per stage (overrides the config)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    p.add_argument("--init", metavar="MODEL_DIR", help="start a new run from this model directory's weights "
+                   "(same shapes; fine-tune some stages on new data, e.g. --stage value then --stage action)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -24,5 +26,6 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_run_config(args.config)
     stages = list(STAGES) if args.stage == "all" else [args.stage]
-    train(args.out, cfg, args.data, stages, args.max_steps, args.resume, progress=not args.no_progress)
+    train(args.out, cfg, args.data, stages, args.max_steps, args.resume, progress=not args.no_progress,
+          init=args.init)
     return 0

@@ -23,6 +23,7 @@ from ..model.normalize import Normalizer
 from ..model.wav import WAVModel
 from .checkpoint import load_checkpoint, save_checkpoint
 from .imagined_futures import ImaginedFutures
+from .init_weights import load_init_weights
 from .latent_cache import LatentCache
 from .config import STAGES
 from .objectives import (StageLoss, batch_context, make_optimizer, make_scheduler, set_trainable, stage_modules,
@@ -88,7 +89,7 @@ def _check_dataset(ds, cfg, data_dir) -> None:
         raise ValueError(f"{data_dir}: episodes with fewer than 2 ticks: {short[:3]}")
 
 
-def prepare_run(run: Path, cfg: RunConfig, data_dir: str | Path, resume: bool) -> dict:
+def prepare_run(run: Path, cfg: RunConfig, data_dir: str | Path, resume: bool, init: str | Path | None = None) -> dict:
     """Create (or, with resume, check) the run directory; returns its run.yaml content."""
     from ..data.dataset import load_dataset
 
@@ -96,7 +97,10 @@ def prepare_run(run: Path, cfg: RunConfig, data_dir: str | Path, resume: bool) -
     if run_file.exists() and not resume:
         raise FileExistsError(f"{run}: a run already exists here; pass --resume to continue it or choose a new --out")
     if resume and run_file.exists():
-        return yaml.safe_load(run_file.read_text())
+        content = yaml.safe_load(run_file.read_text())
+        if init is not None and str(Path(init).resolve()) != content.get("init"):
+            raise ValueError(f"{run_file}: the run started from init {content.get('init')!r}, not {str(init)!r}")
+        return content
     data = load_dataset(data_dir)
     mcfg = cfg.model_config()
     missing = [v for v in mcfg.views if v not in data.cameras]
@@ -110,6 +114,8 @@ def prepare_run(run: Path, cfg: RunConfig, data_dir: str | Path, resume: bool) -
     card = ModelCard(config=mcfg, normalization=norm, cameras=list(mcfg.views), joints=data.joint_names,
                      instruction=(data.episodes[0].instruction if data.episodes else ""))
     content = {"run": to_dict(cfg), "card": to_dict(card), "data": str(Path(data_dir).resolve())}
+    if init is not None:
+        content["init"] = str(Path(init).resolve())
     run.mkdir(parents=True, exist_ok=True)
     tmp = run / (RUN_FILE + ".tmp")
     tmp.write_text(yaml.safe_dump(content, sort_keys=False))
@@ -140,16 +146,18 @@ class TrainResult:
 
 
 def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[str], max_steps: int | None = None,
-          resume: bool = False, progress: bool = True, log: Callable[[str], None] = print) -> TrainResult:
-    """Train `stages` in order."""
+          resume: bool = False, progress: bool = True, log: Callable[[str], None] = print,
+          init: str | Path | None = None) -> TrainResult:
+    """Train `stages` in order; with `init`, a fresh run starts from that model directory's weights."""
     from ..config.loader import from_dict
     from ..bench.machine import describe
     from ..data.torch_dataset import SampleSpec, WavDataset
 
     run = Path(run)
     env = init_distributed()
+    fresh_run = not (run / RUN_FILE).exists()
     if env.main:
-        content = prepare_run(run, cfg, data_dir, resume)
+        content = prepare_run(run, cfg, data_dir, resume, init)
     if env.world > 1:
         dist.barrier()
     content = yaml.safe_load((run / RUN_FILE).read_text())
@@ -159,6 +167,18 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
     _check_dataset(ds, mcfg, data_dir)
     torch.manual_seed(cfg.seed)
     model = WAVModel(mcfg).to(env.device)
+    if content.get("init") and latest_weights(run) is None:
+        try:
+            left = load_init_weights(model, content["init"], stages)
+        except (OSError, ValueError):
+            if fresh_run and env.main:  # leave no run behind that names weights it cannot load
+                (run / RUN_FILE).unlink(missing_ok=True)
+                if not any(run.iterdir()):
+                    run.rmdir()
+            raise
+        if env.main:
+            parts = sorted({".".join(k.split(".")[:2]) for k in left})
+            log(f"weights from {content['init']}" + (f"; {len(left)} tensors left fresh in {', '.join(parts)}" if left else ""))
     writer = None
     if env.main:
         from torch.utils.tensorboard import SummaryWriter
