@@ -64,10 +64,17 @@ def model_card(model_dir: str | Path, commands: list[str], recordings: dict[str,
                              f"{s['success_rate']:.0%}.")
         lines.append("")
     training = card.notes.get("training", {})
+    init = card.notes.get("init") or {}
     if training:
-        lines += ["## Training", "", "| stage | steps | wall time | hardware |", "|---|---|---|---|"]
+        lines += ["## Training", ""]
+        rows = [(stage, rec) for stage, rec in training.items()]
+        if init:
+            lines += [f"Fine-tuned from `{init['model']}` (`wav train --init`): the first rows are that model's "
+                      f"own training (data `{init.get('data', '')}`), the others this run's.", ""]
+            rows = [(f"{stage} (base model)", rec) for stage, rec in init.get("training", {}).items()] + rows
+        lines += ["| stage | steps | wall time | hardware |", "|---|---|---|---|"]
         total = 0.0
-        for stage, rec in training.items():
+        for stage, rec in rows:
             total += rec["seconds"]
             lines.append(f"| {stage} | {rec['steps']} | {rec['seconds'] / 60:.1f} min | {rec['hardware']} |")
         lines += ["", f"Total training time: {total / 60:.1f} min.", ""]

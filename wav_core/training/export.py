@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from ..config.loader import from_dict
-from ..model.files import ModelCard, save_model
+from ..model.files import ModelCard, load_card, save_model
 from ..model.wav import WAVModel
 from .checkpoint import checkpoint_info, load_checkpoint
 from .config import STAGES
@@ -41,4 +41,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path) -> Path:
     load_stage_weights(model, weights, stage, ck)
     card.notes = {"run": str(run.resolve()), "stage": stage, "step": int(extra["step"]),
                   "data": content.get("data", ""), "training": _stage_records(run)}
+    if content.get("init"):
+        # The base model's own training travels with the card: its directory may be replaced later.
+        base = load_card(content["init"])
+        card.notes["init"] = {"model": content["init"], "data": base.notes.get("data", ""),
+                              "training": base.notes.get("training", {})}
     return save_model(out_dir, model, card)

@@ -5,6 +5,7 @@ before any run is left behind."""
 import pytest
 import torch
 
+from wav_core.eval.model_card import model_card
 from wav_core.model.files import load_model
 from wav_core.training.export import export_run
 from wav_core.training.trainer import train
@@ -77,3 +78,15 @@ def test_a_model_of_another_shape_is_named(trained, tmp_path):
     assert not (tmp_path / "tuned").exists()
     with pytest.raises(FileNotFoundError, match="model directory not found"):
         train(tmp_path / "tuned", future_run(), data, ["value"], init=tmp_path / "nowhere", **_quiet())
+
+
+def test_the_exported_card_carries_the_base_models_training(trained, tmp_path):
+    data, model_dir = trained
+    train(tmp_path / "tuned", future_run(), data, ["value"], init=model_dir, **_quiet())
+    tuned = export_run(tmp_path / "tuned", tmp_path / "model")
+    _, card = load_model(tuned)
+    assert card.notes["init"]["model"] == str(model_dir.resolve())
+    assert list(card.notes["init"]["training"]) == ["tokenizer", "world", "value", "action"]
+    assert list(card.notes["training"]) == ["value"]
+    text = model_card(tuned, ["wav train --init ..."])
+    assert "| tokenizer (base model) | 4 |" in text and "| value | 4 |" in text
