@@ -2,8 +2,8 @@
 
 A user with a trained model and new recordings retrains some stages (say value and action) without
 paying for the tokenizer and world again. The model directory must describe the same network as the
-run; parameters the directory lacks are accepted only where a stage of this run trains them (an
-option added since, such as `action_readout`)."""
+run; parameters the directory lacks are accepted only where a stage from the run's first on trains them
+(an option added since, such as `action_readout`)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 
 from ..model.files import WEIGHTS_FILE, load_card
 from ..model.wav import WAVModel
+from .config import STAGES
 from .objectives import stage_modules
 
 # Shapes the weights do not show but the network's input does.
@@ -42,12 +43,14 @@ def load_init_weights(model: WAVModel, directory: str | Path, stages: list[str])
         if k in expected and tuple(v.shape) != tuple(expected[k].shape):
             raise ValueError(f"{wpath}: tensor {k} has shape {tuple(v.shape)}, the run's model expects "
                              f"{tuple(expected[k].shape)}")
-    trained = [m for s in stages for m in stage_modules(model, s)]
+    # A stage run later (`--stage value`, then `--stage action`) trains what this one leaves fresh.
+    first = min(STAGES.index(s) for s in stages)
+    trained = [m for s in STAGES[first:] for m in stage_modules(model, s)]
     fresh = {f"{name}.{k}" for name, m in model.named_children() if any(m is x for x in trained)
              for k in m.state_dict()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     untrained = [k for k in missing if k not in fresh]
     if untrained or unexpected:
         raise ValueError(f"{wpath}: weights do not match the run's model: missing {untrained[:5]} "
-                         f"(not trained by stages {stages}), unexpected {unexpected[:5]}")
+                         f"(no stage from {STAGES[first]} on trains them), unexpected {unexpected[:5]}")
     return sorted(missing)

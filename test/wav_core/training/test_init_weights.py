@@ -2,8 +2,12 @@
 directory's weights, an option added since starts fresh, and a model of another shape is refused
 before any run is left behind."""
 
+import re
+import shutil
+
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from wav_core.eval.model_card import model_card
 from wav_core.model.files import load_model
@@ -62,11 +66,27 @@ def test_an_option_added_since_starts_fresh_in_the_stage_that_trains_it(trained,
     assert any(n.startswith("action.readout") for n in result.model.state_dict())
 
 
-def test_a_new_option_no_stage_of_the_run_trains_is_refused(trained, tmp_path):
+def test_a_stage_run_later_trains_what_this_one_leaves_fresh(trained, tmp_path):
     data, model_dir = trained
     cfg = future_run(action_reads="observation", action_readout=2)
-    with pytest.raises(ValueError, match=r"weights\.safetensors: weights do not match.*readout"):
-        train(tmp_path / "tuned", cfg, data, ["value"], max_steps=1, init=model_dir, **_quiet())
+    train(tmp_path / "tuned", cfg, data, ["world"], max_steps=1, init=model_dir, **_quiet())
+    before = train(tmp_path / "tuned", cfg, data, ["world"], resume=True, **_quiet()).model.state_dict()
+    after = train(tmp_path / "tuned", cfg, data, ["action"], resume=True, **_quiet()).model.state_dict()
+    readout = [n for n in after if n.startswith("action.readout")]
+    assert readout and all(not torch.equal(after[n], before[n]) for n in readout)
+
+
+def test_weights_missing_where_no_later_stage_trains_them_are_refused(trained, tmp_path):
+    data, model_dir = trained
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir, broken)
+    state = load_file(str(broken / "weights.safetensors"))
+    dropped = next(k for k in state if k.startswith("tokenizer."))
+    del state[dropped]
+    save_file(state, str(broken / "weights.safetensors"))
+    with pytest.raises(ValueError, match=rf"weights\.safetensors: weights do not match.*{re.escape(dropped)}.*"
+                                         r"no stage from world on trains them"):
+        train(tmp_path / "tuned", future_run(), data, ["world"], max_steps=1, init=broken, **_quiet())
     assert not (tmp_path / "tuned").exists()
 
 
