@@ -46,11 +46,18 @@ def load_init_weights(model: WAVModel, directory: str | Path, stages: list[str])
     # A stage run later (`--stage value`, then `--stage action`) trains what this one leaves fresh.
     first = min(STAGES.index(s) for s in stages)
     trained = [m for s in STAGES[first:] for m in stage_modules(model, s)]
-    fresh = {f"{name}.{k}" for name, m in model.named_children() if any(m is x for x in trained)
+    return load_leaving_fresh(model, state, [m for m in model.children() if any(m is x for x in trained)],
+                              wpath, f"no stage from {STAGES[first]} on trains them")
+
+
+def load_leaving_fresh(model: WAVModel, weights: dict, may_be_fresh: list, source: Path, why: str) -> list[str]:
+    """Load `weights`; tensors they lack may keep their initialisation only inside the modules
+    `may_be_fresh`. Returns the names left fresh."""
+    fresh = {f"{name}.{k}" for name, m in model.named_children() if any(m is x for x in may_be_fresh)
              for k in m.state_dict()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    untrained = [k for k in missing if k not in fresh]
-    if untrained or unexpected:
-        raise ValueError(f"{wpath}: weights do not match the run's model: missing {untrained[:5]} "
-                         f"(no stage from {STAGES[first]} on trains them), unexpected {unexpected[:5]}")
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    foreign = [k for k in missing if k not in fresh]
+    if foreign or unexpected:
+        raise ValueError(f"{source}: weights do not match the run's model: missing {foreign[:5]} ({why}), "
+                         f"unexpected {unexpected[:5]}")
     return sorted(missing)

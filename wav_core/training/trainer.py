@@ -23,7 +23,7 @@ from ..model.normalize import Normalizer
 from ..model.wav import WAVModel
 from .checkpoint import load_checkpoint, save_checkpoint
 from .imagined_futures import ImaginedFutures
-from .init_weights import load_init_weights
+from .init_weights import load_init_weights, load_leaving_fresh
 from .latent_cache import LatentCache
 from .config import STAGES
 from .objectives import (StageLoss, batch_context, make_optimizer, make_scheduler, set_trainable, stage_modules,
@@ -128,13 +128,8 @@ def load_stage_weights(model: WAVModel, weights: dict, stage: str, source: Path)
     and that it lacks (an option added to an expert after the run's earlier stages, such as
     `action_reads`) keep their initialisation; anything else missing or unexpected is an error."""
     trained = [m for s in STAGES[:STAGES.index(stage) + 1] for m in stage_modules(model, s)]
-    fresh = {f"{name}.{k}" for name, m in model.named_children() if not any(m is x for x in trained)
-             for k in m.state_dict()}
-    missing, unexpected = model.load_state_dict(weights, strict=False)
-    foreign = [k for k in missing if k not in fresh]
-    if foreign or unexpected:
-        raise ValueError(f"{source}: weights do not match the run's model: missing {foreign[:5]}, "
-                         f"unexpected {unexpected[:5]}")
+    load_leaving_fresh(model, weights, [m for m in model.children() if not any(m is x for x in trained)],
+                       source, f"trained by {stage} or an earlier stage")
 
 
 @dataclass
