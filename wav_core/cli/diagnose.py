@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shift-ticks", type=int, default=32,
                    help="with --data: also score the futures this many ticks before and after each tick's own")
+    p.add_argument("--values", type=int, default=16,
+                   help="with --data: value samples the chunk is decoded with at ticks of successful episodes")
     p.add_argument("--K", type=int, default=0, help="planner iterations for closed-loop and calibration plans")
     p.add_argument("--S", type=int, default=10, help="flow steps of the value and action solves")
     p.add_argument("--threads", type=int, default=0)
@@ -37,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     for key in ("episodes", "ticks_per_episode", "variants", "shift_ticks"):
         if getattr(args, key) < 1:
             raise ValueError(f"--{key.replace('_', '-')}: got {getattr(args, key)}, expected >= 1")
+    if args.values < 2:
+        raise ValueError(f"--values: got {args.values}, expected >= 2")
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.json)
@@ -60,7 +64,14 @@ def run(args: argparse.Namespace) -> int:
                                 args.shift_ticks)
         result["value_readout"] = {k: v for k, v in readout.items() if k not in ("dataset", "points")}  # episodes kept
         result["value_readout"]["points"] = len(readout["points"])
-    for line in report_lines(result):
+        from ..eval import value_choice
+
+        result["value_choice"] = value_choice.value_choice(policy, args.data, args.ticks_per_episode, args.values,
+                                                           args.seed, args.episodes)
+    lines = report_lines(result)
+    if args.data is not None:
+        lines += value_choice.report_lines(result["value_choice"])
+    for line in lines:
         print(line)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -65,6 +65,7 @@ def test_cli_writes_the_figures_for_held_out_data(tmp_path, tiny_dataset):
     assert "video" in result["value_spread"] and "spearman" in result["value_rank"]
     assert result["value_readout"]["points"] == 2 and "spearman" in result["value_readout"]["imagined"]
     assert "true_future" not in result["value_readout"]  # a paper-conditioned value never saw true futures
+    assert result["value_choice"] is None and "value choice: n/a" in r.stdout  # its action reads no value chunk
     assert result["tokenizer"]["frames"] > 0 and result["tokenizer"]["detail_mse"] > 0
     assert "most detailed pixels" in r.stdout
     assert "video noise" in r.stdout and "value ranking given imagined futures (mean of 3 draws)" in r.stdout
