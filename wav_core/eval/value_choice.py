@@ -34,7 +34,7 @@ def choice_at(policy: WAVPolicy, sample: dict, values: int, gen: torch.Generator
     nets = Networks.of(backend)
     ctx = backend.context(sample["history"][None].to(dev), [sample["instruction"]])
     z_vid = torch.randn(1, *cfg.future_latent_shape, generator=gen).to(dev)
-    states = nets.features(ctx, z_vid.expand(values, *z_vid.shape[1:]))
+    states = nets.features(ctx, z_vid)  # one future; its states are shared by every value sample
     drawn = nets.values(states, torch.randn(values, *cfg.value_shape, generator=gen).to(dev))
     scores = score_values(drawn, policy.planner.cfg.score)
     chosen = {"true": norm.value(sample["values"][None].float().to(dev)),
@@ -42,11 +42,10 @@ def choice_at(policy: WAVPolicy, sample: dict, values: int, gen: torch.Generator
               "worst": drawn[int(scores.argmin())][None], "mean": drawn.mean(0, keepdim=True)}
     raw_state = sample["state"][None].float().to(dev)
     target = norm.encode_actions(sample["actions"][None].float().to(dev), raw_state, cfg.action_space)
-    one = [s[:1] for s in states]
     noise = torch.zeros(1, cfg.action_horizon, cfg.action_dim, device=dev)
     out = {}
     for name, v in chosen.items():
-        chunk = nets.actions(one, v, norm.state(raw_state), noise)
+        chunk = nets.actions(states, v, norm.state(raw_state), noise)
         out[name] = {"error": float(((chunk - target) ** 2).mean()), "total": float(v[..., -1].mean())}
     return out
 
