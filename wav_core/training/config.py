@@ -10,6 +10,7 @@ from ..config.loader import ConfigError
 STAGES = ("tokenizer", "world", "value", "action")
 ACTION_EPISODES = ("success", "all")
 PRECISIONS = ("bf16", "fp32")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -37,7 +38,25 @@ class StageConfig:
     """Value stage: the fraction of samples shown a still future (the last history frame held) with
     the current value held as the target; see wav_core/training/shifted_futures.py."""
 
+    schedule: Literal["constant", "cosine"] = "constant"
+    """Learning rate after the warm-up: held (`constant`), or a half cosine down to `lr_final` x lr at
+    the stage's last step (`cosine`). At a small batch the loss of a flow-matching step is noisy; a
+    decaying rate lets the weights settle where a constant one keeps them wandering."""
+    lr_final: float = 0.05
+    """`cosine`: the rate at the last step, as a fraction of lr."""
+    ema: float = 0.0
+    """Decay of an exponential moving average of the stage's weights, updated every step (0: off).
+    The stage's checkpoints, the next stage and `wav export` take the average; the raw weights stay
+    in the checkpoint's state so a resumed run continues exactly. 0.999 averages about the last
+    thousand steps."""
+
     def validate(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule: got {self.schedule!r}, expected one of {list(SCHEDULES)}")
+        if not 0.0 <= self.lr_final <= 1.0:
+            raise ConfigError(f"lr_final: got {self.lr_final}, expected a fraction of lr in [0, 1]")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"ema: got {self.ema}, expected a decay in [0, 1)")
         if self.steps < 0 or self.warmup < 0 or self.batch_size < 1:
             raise ConfigError(f"steps/warmup/batch_size: got {self.steps}/{self.warmup}/{self.batch_size}, expected >= 0/>= 0/>= 1")
         if self.lr <= 0:

@@ -20,6 +20,7 @@ What the experts read depends on the model's `conditioning`:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -183,10 +184,19 @@ def make_optimizer(model: WAVModel, stage: str, cfg: StageConfig) -> torch.optim
                              **({"fused": True} if fused else {}))
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, cfg: StageConfig) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up, then constant."""
+def lr_factor(step: int, cfg: StageConfig) -> float:
+    """The fraction of cfg.lr at `step`: linear warm-up, then constant or a half cosine that reaches
+    `lr_final` at the last step."""
     warm = max(1, cfg.warmup)
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warm))
+    if step + 1 < warm or cfg.schedule == "constant":
+        return min(1.0, (step + 1) / warm)
+    span = max(1, cfg.steps - warm)
+    done = min(1.0, (step + 1 - warm) / span)
+    return cfg.lr_final + (1.0 - cfg.lr_final) * 0.5 * (1.0 + math.cos(math.pi * done))
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: StageConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, cfg))
 
 
 class StageLoss(nn.Module):

@@ -22,6 +22,7 @@ from ..model.files import ModelCard
 from ..model.normalize import Normalizer
 from ..model.wav import WAVModel
 from .checkpoint import load_checkpoint, save_checkpoint
+from .ema import WeightAverage
 from .imagined_futures import ImaginedFutures
 from .init_weights import load_init_weights, load_leaving_fresh
 from .latent_cache import LatentCache
@@ -212,6 +213,14 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
         if start >= total:
             log(f"[{stage}] already complete ({start}/{total} steps)")
             continue
+        ema = WeightAverage(model, scfg.ema) if scfg.ema > 0 else None
+        if extra is not None and (ema is not None or "raw" in extra):
+            if "raw" not in extra:
+                raise ValueError(f"{ck}: checkpoint written without train.{stage}.ema, cannot resume with ema {scfg.ema}")
+            if ema is not None:
+                ema.resume(extra["raw"])
+            else:  # ema switched off: continue from the raw weights, not the average
+                WeightAverage(model, 0.0).resume(extra["raw"])
         # Stages after the tokenizer's read its latents from a cache built once per stage.
         latents = None
         ds.images = not (cfg.latent_cache and stage != "tokenizer")
@@ -249,6 +258,8 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
             except torch.cuda.OutOfMemoryError as exc:
                 raise MemoryError(f"[{stage}] out of GPU memory at batch_size {scfg.batch_size} per process; "
                                   f"lower train.{stage}.batch_size") from exc
+            if ema is not None:
+                ema.update(step)
             history[stage].append(metrics["loss"])
             done = step + 1
             if bar is not None:
@@ -260,17 +271,22 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
             if writer is not None and cfg.image_every and ds.images and (done % cfg.image_every == 0 or done == total):
                 write_images(writer, model, stage, batch, norm, done)
             if env.main and (done % cfg.checkpoint_every == 0 or done == total):
-                save_checkpoint(ck, model.state_dict(), {
+                state = {
                     "stage": stage, "step": done, "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "losses": history[stage],
                     # Wall time over every session of this stage, and where it ran: the model card's figures.
                     "seconds": seconds_before + time.perf_counter() - t0,
                     "hardware": describe(env.device, env.world),
-                })
+                }
+                if ema is not None:
+                    state["raw"] = ema.raw_state()
+                save_checkpoint(ck, ema.model_state(model) if ema is not None else model.state_dict(), state)
             if env.world > 1 and (done % cfg.checkpoint_every == 0 or done == total):
                 dist.barrier()
         if bar is not None:
             bar.close()
+        if ema is not None:
+            ema.apply()
         if env.main:
             log(f"[{stage}] {step + 1 - start} steps in {time.perf_counter() - t0:.1f} s, "
                 f"final loss {history[stage][-1] if history[stage] else float('nan'):.4f}"
