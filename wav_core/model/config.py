@@ -128,6 +128,13 @@ class ModelConfig:
     value chunk the value expert denoises for it: what a plan hands the action expert, so training
     and inference inputs match. On the drawer (README, run 16) `imagined` reached the block worse
     than `true`: the true futures teach the reach that the imagined ones still roughly carry."""
+    action_value: Literal["chunk", "total"] = "chunk"
+    """`future`: what the action expert reads of the value chunk it is to reach. `chunk`: all of it,
+    every reward component at every step, which tells the expert much of the motion itself (given the
+    tick's true chunk its error drops by a third, README run 21) but is drawn no better by the value
+    than the motion is. `total`: only the total-value channel (the other channels held at their mean,
+    0 in normalised space), a return to reach: what the planner's score ranks, so a higher-scored
+    plan asks the expert for the actions that reached higher values in the data."""
     imagined_flow_steps: int = 5
     """`action_futures: imagined`: the planner's S (flow steps) the imagined futures are made with."""
     time_sampling: Literal["logit_normal", "uniform", "beta"] = "logit_normal"
@@ -169,7 +176,7 @@ class ModelConfig:
             raise ConfigError(f"value_clean_prob: got {self.value_clean_prob}, expected a number in [0, 1]")
         for key, allowed in (("conditioning", ("paper", "future")), ("action_space", ("absolute", "delta")),
                              ("value_reads", ("all", "future")), ("action_reads", ("world", "observation")),
-                             ("action_futures", ("true", "imagined")),
+                             ("action_futures", ("true", "imagined")), ("action_value", ("chunk", "total")),
                              ("time_sampling", ("logit_normal", "uniform", "beta"))):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key}: got {getattr(self, key)!r}, expected one of {list(allowed)}")
@@ -177,6 +184,9 @@ class ModelConfig:
         if self.action_futures == "imagined" and self.conditioning != "future":
             raise ConfigError(f"action_futures: imagined needs conditioning: future, got conditioning "
                               f"{self.conditioning!r} (under paper the action expert reads no future)")
+        if self.action_value == "total" and self.conditioning != "future":
+            raise ConfigError(f"action_value: total needs conditioning: future, got conditioning "
+                              f"{self.conditioning!r} (under paper the action expert reads the value noise)")
         if self.imagined_flow_steps < 1:
             raise ConfigError(f"imagined_flow_steps: got {self.imagined_flow_steps}, expected >= 1")
 

@@ -95,7 +95,13 @@ class WAVModel(nn.Module):
         is the value noise, read at t = 1 (stage 3 trains on exactly that input); `future`: `value`
         is the planned value chunk, denoised (t = 0)."""
         t = torch.full((value.shape[0],), self.action_value_time, device=value.device, dtype=value.dtype)
-        return self.value(value, t, video_kv, return_states=True)[1]
+        return self.value(self.action_value_input(value), t, video_kv, return_states=True)[1]
+
+    def action_value_input(self, value: torch.Tensor) -> torch.Tensor:
+        """What of a (normalised) value chunk [B, H, C] reaches the action expert (`action_value`)."""
+        if self.cfg.action_value == "chunk":
+            return value
+        return torch.cat([torch.zeros_like(value[..., :-1]), value[..., -1:]], dim=-1)
 
     @property
     def action_value_time(self) -> float:

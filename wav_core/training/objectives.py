@@ -117,7 +117,7 @@ def _action_value_states(model: WAVModel, states: list[torch.Tensor], batch: dic
             clean = torch.rand(b, generator=generator, device=x0.device) < model.cfg.value_clean_prob
             t = torch.where(clean, torch.zeros_like(t), t)
             noised = interpolate(x0, _randn(x0.shape, x0, generator), t)
-            return model.value(noised, t, video_kv, return_states=True)[1]
+            return model.value(model.action_value_input(noised), t, video_kv, return_states=True)[1]
     z_val = _randn((b, *model.cfg.value_shape), states[0], generator)
     return model.value_states(video_kv, z_val)
 

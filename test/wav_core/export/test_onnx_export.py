@@ -107,10 +107,11 @@ def test_a_future_conditioned_model_plans_the_same_on_onnxruntime(tmp_path, obse
 def test_an_action_that_reads_the_observation_plans_the_same_on_onnxruntime(tmp_path, observation, solve):
     """The current frame's latents ride on the world's states into every graph (the action graphs
     also read them through the dense readout); the value graphs, here reading the future tokens
-    only, drop them."""
+    only, drop them. The action graphs read the value's total channel alone (`action_value`)."""
     cfg = PlannerConfig(K=1, M=2, N=2, S=3)
     policy = random_policy("tiny", cfg, model_overrides={"conditioning": "future", "action_reads": "observation",
-                                                         "action_readout": 2, "value_reads": "future"})
+                                                         "action_readout": 2, "value_reads": "future",
+                                                         "action_value": "total"})
     images, state = observation
     eager = policy.plan(images, state, "open the drawer", seed=3)
     policy.set_backend("onnxruntime", threads=1, onnx_dir=tmp_path / "onnx", solve=solve)

@@ -225,3 +225,25 @@ def test_action_readout_round_trips_adds_its_tokens_and_needs_the_observation(tm
         dataclasses.replace(tiny(), action_readout=2).validate()
     with pytest.raises(ConfigError, match=re.escape("action_readout: got -1, expected >= 0 tokens")):
         dataclasses.replace(tiny(), action_reads="observation", action_readout=-1).validate()
+
+
+def test_an_action_value_of_total_reads_the_total_channel_alone(tmp_path):
+    model = random_model("future", action_value="total")
+    cfg = model.cfg
+    ctx, _ = observation(model)
+    video_kv = model.value.video_kv(model.world_features(ctx, torch.randn(1, *cfg.future_latent_shape)))
+    value = torch.randn(1, *cfg.value_shape)
+    others, total = value.clone(), value.clone()
+    others[..., :-1] += 1.0
+    total[..., -1] += 1.0
+    with torch.no_grad():
+        states = model.value_states(video_kv, value)
+        for a, b in zip(model.value_states(video_kv, others), states):
+            torch.testing.assert_close(a, b)
+        assert max((a - b).abs().max() for a, b in zip(model.value_states(video_kv, total), states)) > 1e-4
+    save_model(tmp_path / "m", model, ModelCard(config=cfg, cameras=list(cfg.views)))
+    assert load_model(tmp_path / "m")[1].config.action_value == "total"
+    with pytest.raises(ConfigError, match=re.escape("action_value: got 'mean', expected one of ['chunk', 'total']")):
+        dataclasses.replace(tiny(), conditioning="future", action_value="mean").validate()
+    with pytest.raises(ConfigError, match=re.escape("action_value: total needs conditioning: future, got conditioning 'paper'")):
+        dataclasses.replace(tiny(), action_value="total").validate()

@@ -9,12 +9,12 @@ from wav_core.model.normalize import Normalizer
 from wav_core.model.presets import tiny
 from wav_core.model.wav import WAVModel
 from wav_core.training.config import StageConfig
-from wav_core.training.objectives import set_trainable, train_step, value_loss
+from wav_core.training.objectives import action_loss, set_trainable, train_step, value_loss
 
 
-def model_and_batch(conditioning, seed=0):
+def model_and_batch(conditioning, seed=0, **kw):
     torch.manual_seed(seed)
-    cfg = dataclasses.replace(tiny(), conditioning=conditioning)
+    cfg = dataclasses.replace(tiny(), conditioning=conditioning, **kw)
     model = WAVModel(cfg)
     g = torch.Generator().manual_seed(seed)
     h, w = cfg.image_size
@@ -59,3 +59,23 @@ def test_stage_three_trains_only_the_action_expert_under_future():
             assert all(n.startswith("action.") for n, p in model.named_parameters() if p.requires_grad)
         else:
             assert any(n.startswith("world.") for n in moved)
+
+
+def test_an_action_expert_reading_the_total_is_trained_on_the_total_channel_alone():
+    """`action_value: total`: the true value chunk's other channels do not reach the action loss,
+    its total does; with the whole chunk (`chunk`) both do."""
+    for action_value, others_reach in (("total", False), ("chunk", True)):
+        model, batch = model_and_batch("future", action_value=action_value)
+        with torch.no_grad():
+            model.action.out.weight.normal_(0, 0.1)
+
+        def loss(values):
+            out = action_loss(model, dict(batch, values=values), Normalizer(), torch.Generator().manual_seed(7))
+            return float(out[0].detach())
+
+        others = batch["values"].clone()
+        others[..., :-1] += 1.0
+        total = batch["values"].clone()
+        total[..., -1] += 1.0
+        assert (abs(loss(others) - loss(batch["values"])) > 1e-7) == others_reach, action_value
+        assert abs(loss(total) - loss(batch["values"])) > 1e-7, action_value
