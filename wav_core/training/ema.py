@@ -3,7 +3,7 @@
 A flow-matching step at a small batch moves the weights by a noisy estimate; the average over the
 last thousand or so steps sits nearer the minimum than any one step's weights. The stage's
 checkpoint holds the average as the model (what the next stage, `wav export` and every planner
-read) and the raw weights in its state, from which a resumed run continues exactly.
+read) and the raw weights in its state, from which a resumed run continues exactly (`restore_raw`).
 """
 
 from __future__ import annotations
@@ -35,19 +35,20 @@ class WeightAverage:
     def raw_state(self) -> dict[str, torch.Tensor]:
         return {name: p.detach().clone() for name, p in self.params.items()}
 
-    def resume(self, raw: dict[str, torch.Tensor]) -> None:
-        """Called with the model holding a checkpoint's averaged weights: they become the average, and
-        the raw weights the checkpoint kept go back into the parameters."""
-        missing = sorted(set(self.params) - set(raw))
-        if missing:
-            raise ValueError(f"checkpoint: raw weights missing for {missing[:3]} (the stage's ema setting changed?)")
-        with torch.no_grad():
-            for name, p in self.params.items():
-                self.average[name] = p.detach().clone()
-                p.copy_(raw[name])
-
     @torch.no_grad()
     def apply(self) -> None:
         """Put the averaged weights into the model (at the end of the stage)."""
         for name, p in self.params.items():
             p.copy_(self.average[name])
+
+
+@torch.no_grad()
+def restore_raw(model: nn.Module, raw: dict[str, torch.Tensor]) -> None:
+    """Put a checkpoint's raw weights back into the stage's parameters, so a resumed run continues
+    from where the optimiser left them rather than from their average."""
+    params = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    missing = sorted(set(params) - set(raw))
+    if missing:
+        raise ValueError(f"checkpoint: raw weights missing for {missing[:3]}")
+    for name, p in params.items():
+        p.copy_(raw[name])

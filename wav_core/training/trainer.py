@@ -22,7 +22,7 @@ from ..model.files import ModelCard
 from ..model.normalize import Normalizer
 from ..model.wav import WAVModel
 from .checkpoint import load_checkpoint, save_checkpoint
-from .ema import WeightAverage
+from .ema import WeightAverage, restore_raw
 from .imagined_futures import ImaginedFutures
 from .init_weights import load_init_weights, load_leaving_fresh
 from .latent_cache import LatentCache
@@ -213,14 +213,12 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
         if start >= total:
             log(f"[{stage}] already complete ({start}/{total} steps)")
             continue
+        # Taken before a resumed stage's raw weights go back in: the checkpoint's model is the average.
         ema = WeightAverage(model, scfg.ema) if scfg.ema > 0 else None
-        if extra is not None and (ema is not None or "raw" in extra):
-            if "raw" not in extra:
-                raise ValueError(f"{ck}: checkpoint written without train.{stage}.ema, cannot resume with ema {scfg.ema}")
-            if ema is not None:
-                ema.resume(extra["raw"])
-            else:  # ema switched off: continue from the raw weights, not the average
-                WeightAverage(model, 0.0).resume(extra["raw"])
+        if extra is not None and "raw" in extra:
+            restore_raw(model, extra["raw"])
+        elif extra is not None and ema is not None:
+            raise ValueError(f"{ck}: checkpoint written without train.{stage}.ema, cannot resume with ema {scfg.ema}")
         # Stages after the tokenizer's read its latents from a cache built once per stage.
         latents = None
         ds.images = not (cfg.latent_cache and stage != "tokenizer")

@@ -72,6 +72,16 @@ def test_checkpoint_holds_the_average_and_resume_continues_from_the_raw_weights(
         assert torch.allclose(resumed.model.state_dict()[key], value, atol=1e-6), key
 
 
+def test_switching_the_average_off_resumes_from_the_raw_weights(dataset, tmp_path):
+    """The raw weights follow the same path with or without an average, so a run cut with one and
+    resumed without continues with the same losses."""
+    quiet = dict(progress=False, log=lambda s: None)
+    full = train(tmp_path / "full", _run(0.9), dataset, ["value"], **quiet)
+    train(tmp_path / "cut", _run(0.9), dataset, ["value"], max_steps=2, **quiet)
+    resumed = train(tmp_path / "cut", _run(0.0), dataset, ["value"], resume=True, **quiet)
+    assert resumed.losses["value"] == pytest.approx(full.losses["value"], rel=1e-6)
+
+
 def test_resuming_with_ema_a_run_that_had_none_names_the_key(dataset, tmp_path):
     quiet = dict(progress=False, log=lambda s: None)
     train(tmp_path / "run", _run(0.0), dataset, ["value"], max_steps=2, **quiet)
