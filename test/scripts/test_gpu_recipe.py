@@ -223,3 +223,4 @@ def test_the_recipe_config_is_the_sim_preset_with_future_conditioning():
     assert [cfg.train.stage(s).precision for s in ("tokenizer", "world", "value", "action")] == ["bf16", "fp32", "fp32", "fp32"]
     assert cfg.latent_cache
     assert all(cfg.train.stage(s).batch_size == 64 for s in ("tokenizer", "world", "value", "action"))
+    assert [(cfg.train.stage(s).schedule, cfg.train.stage(s).ema) for s in ("value", "action")] == [("cosine", 0.999)] * 2

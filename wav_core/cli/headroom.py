@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--N", type=int, default=2)
     p.add_argument("--S", type=int, default=5)
     p.add_argument("--max-seconds", type=float, default=20.0)
+    p.add_argument("--action-temperature", type=float, default=1.0,
+                   help="scale of the action flow noise, as in wav eval (with --vary plan, shared by a decision's candidates)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=0, help="torch threads per process (0: 1 with --workers > 1)")
     p.add_argument("--journal", help="JSON lines of finished episodes; a rerun with the same settings resumes")
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.model).is_dir():
         raise FileNotFoundError(f"--model: {args.model} is not a model directory")
     load_card(args.model)
-    planner = PlannerConfig(K=args.K, M=args.M, N=args.N, S=args.S)
+    planner = PlannerConfig(K=args.K, M=args.M, N=args.N, S=args.S, action_temperature=args.action_temperature)
     planner.validate()
     settings = HeadroomConfig(candidates=args.candidates, vary=args.vary)
     settings.validate()

@@ -371,6 +371,7 @@ def summarize(episodes: list[EpisodeResult], cfg: EvalConfig, planner: PlannerCo
     return {
         "task": cfg.task, "K": planner.K, "M": planner.M, "N": planner.N, "S": planner.S,
         "warm_start": planner.warm_start, "action_temperature": planner.action_temperature,
+        "plan_temperature": planner.plan_temperature,
         "blind_scores": planner.blind_scores,
         "seeds": [e.seed for e in episodes],
         "success_rate": float(np.mean([e.success for e in episodes])) if episodes else 0.0,

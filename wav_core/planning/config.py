@@ -36,6 +36,10 @@ class PlannerConfig:
     """> 0: stop iterating when the next iteration would end after this budget (best so far is used)."""
     warm_start: float = 0.0
     """Blend of the previous plan's final Gaussians into the next plan's start (0 = cold, N(0, I))."""
+    plan_temperature: float = 1.0
+    """Scale of the video and value noise the planner starts from: its Gaussians begin at N(0, T^2 I),
+    so at K = 0 the final draw is that narrower draw. The control for what planning adds beyond
+    drawing nearer the mode: K = 3 shrinks the Gaussians too (sigma_decay)."""
     action_temperature: float = 1.0
     """Scale of the action expert's flow noise. The planner chooses the video and value noises only,
     so the action noise stays a random draw that can move the chunk more than the plan does; at 0 the
@@ -53,7 +57,7 @@ class PlannerConfig:
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key}: got {getattr(self, key)}, expected >= 1")
         for key in ("value_elite_frac", "video_elite_frac", "alpha_smooth", "sigma_decay", "warm_start",
-                    "action_temperature"):
+                    "plan_temperature", "action_temperature"):
             v = getattr(self, key)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{key}: got {v}, expected a number in [0, 1]")

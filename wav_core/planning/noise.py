@@ -17,7 +17,7 @@ from .config import PlannerConfig
 
 @dataclass
 class PlanNoise:
-    video: torch.Tensor  # [K, M, V, Ff, C, h, w] standard normal
+    video: torch.Tensor  # [K, M, V, Ff, C, h, w] normal, scaled by the planner's plan_temperature (as value, final_*)
     value: torch.Tensor  # [K, M*N, H, Cv]
     final_video: torch.Tensor  # [1, V, Ff, C, h, w]
     final_value: torch.Tensor  # [1, H, Cv]
@@ -29,12 +29,12 @@ class PlanNoise:
         def n(*shape):
             return torch.randn(*shape, generator=generator, device=device, dtype=dtype)
 
-        vid, val = model_cfg.future_latent_shape, model_cfg.value_shape
+        vid, val, t = model_cfg.future_latent_shape, model_cfg.value_shape, cfg.plan_temperature
         return cls(
-            video=n(cfg.K, cfg.M, *vid),
-            value=n(cfg.K, cfg.M * cfg.N, *val),
-            final_video=n(1, *vid),
-            final_value=n(1, *val),
+            video=n(cfg.K, cfg.M, *vid) * t,
+            value=n(cfg.K, cfg.M * cfg.N, *val) * t,
+            final_video=n(1, *vid) * t,
+            final_value=n(1, *val) * t,
             action=n(1, model_cfg.action_horizon, model_cfg.action_dim) * cfg.action_temperature,
         )
 

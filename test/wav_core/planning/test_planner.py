@@ -149,3 +149,24 @@ def test_action_temperature_scales_only_the_action_noise(tiny_cfg):
             assert torch.equal(getattr(scaled, key), getattr(one, key)), key
     with pytest.raises(ConfigError, match=r"action_temperature: got -1.0, expected a number in \[0, 1\]"):
         PlannerConfig(action_temperature=-1.0).validate()
+
+
+def test_plan_temperature_scales_the_planned_noise_only(tiny_cfg):
+    one = PlanNoise.sample(tiny_cfg, PlannerConfig(K=2), torch.Generator().manual_seed(3))
+    scaled = PlanNoise.sample(tiny_cfg, PlannerConfig(K=2, plan_temperature=0.5), torch.Generator().manual_seed(3))
+    for key in ("video", "value", "final_video", "final_value"):
+        torch.testing.assert_close(getattr(scaled, key), getattr(one, key) * 0.5)
+    assert torch.equal(scaled.action, one.action)
+    with pytest.raises(ConfigError, match=r"plan_temperature: got 2.0, expected a number in \[0, 1\]"):
+        PlannerConfig(plan_temperature=2.0).validate()
+
+
+def test_at_zero_temperatures_a_plan_without_iterations_is_the_mode():
+    """K = 0 with both temperatures 0: every seed decodes the same chunk, the one from the modes."""
+    policy = random_policy("tiny", PlannerConfig(K=0, S=2, plan_temperature=0.0, action_temperature=0.0))
+    h, w = policy.cfg.image_size
+    images = np.zeros((3, 2, h, w, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(policy.plan(images, np.zeros(14), seed=1).actions,
+                                  policy.plan(images, np.zeros(14), seed=2).actions)
+    sampled = random_policy("tiny", PlannerConfig(K=0, S=2, action_temperature=0.0))
+    assert not np.allclose(sampled.plan(images, np.zeros(14), seed=1).actions, sampled.plan(images, np.zeros(14), seed=2).actions)
