@@ -5,6 +5,8 @@ A sample at tick t of an episode of length T:
   future   [V, n_future, 3, h, w]: frames t+stride .. t+n*stride, clamped at T-1
   state    [14] float32;  actions [H, 14] a_t..a_{t+H-1};  values [H, 17]: both repeat the last row
            past the episode end
+  keyframe [14] float32: each arm's state at its next gripper change (wav_core.data.keyframes)
+  success  bool: whether the episode succeeded
   instruction str, episode int, tick int
 Normalisation (stats.json) is the model's job, so samples stay in physical units. Which samples a
 training stage draws is `stage_samples`: the action stage imitates successful episodes only unless
@@ -27,6 +29,7 @@ from .dataset import Dataset as DatasetIndex
 from .dataset import decode_frame, load_dataset
 from .errors import DatasetError
 from .frame_cache import open_frame_cache
+from .keyframes import gripper_thresholds, next_keyframe_states
 from .resize import model_frame
 
 
@@ -74,6 +77,7 @@ class WavDataset(torch.utils.data.Dataset):
         """Frames already resized to the model resolution (`wav data cache`), when built."""
         self._files: dict[int, h5py.File] = {}
         self._pid = os.getpid()
+        self._keyframes: dict[int, np.ndarray] = {}
         self.images = True
         """False: samples carry no frames (training stages that read cached tokenizer latents)."""
 
@@ -129,6 +133,8 @@ class WavDataset(torch.utils.data.Dataset):
             "state": torch.from_numpy(np.asarray(f["state"][t], dtype=np.float32)),
             "actions": self.chunk(episode, t, "action"),
             "values": self.chunk(episode, t, "value"),
+            "keyframe": torch.from_numpy(self.keyframes(episode)[t]),
+            "success": info.success,
             "instruction": info.instruction,
             "episode": episode,
             "tick": t,
@@ -147,6 +153,15 @@ class WavDataset(torch.utils.data.Dataset):
         rows = np.minimum(np.arange(t, t + self.spec.action_horizon), n - 1)
         data = np.asarray(self._file(episode)[key][t:int(rows[-1]) + 1], dtype=np.float32)
         return torch.from_numpy(data[rows - t])
+
+    def keyframes(self, episode: int) -> np.ndarray:
+        """[T, 14] the episode's keyframe targets, computed once per episode and process."""
+        out = self._keyframes.get(episode)
+        if out is None:
+            f = self._file(episode)
+            out = self._keyframes[episode] = next_keyframe_states(
+                f["state"][:], f["action"][:], gripper_thresholds(self.data.stats["action"]))
+        return out
 
     def frames(self, episode: int, cam: str, ticks: list[int]) -> torch.Tensor:
         """Frames [len(ticks), 3, h, w] of one camera at the model resolution, as samples carry them."""

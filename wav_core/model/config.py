@@ -121,6 +121,27 @@ class ModelConfig:
     learns slowly to find a small object, while a dense map of the whole frame turns where it sits
     straight into features. On the drawer four readout tokens brought the left tool from 3.6 to
     1.3 cm of the handle (README, run 19)."""
+    keyframe_weight: float = 0.0
+    """Weight of an auxiliary loss of the action stage: a head predicts each arm's state at its next
+    gripper change (wav_core.data.keyframes) from the current frame's latents, in normalised state
+    units, squared error. 0: no head. The flow loss of a chunk rewards the motion of the
+    demonstration more than its goal; this loss asks for where the goal is (for the drawer's right
+    arm, where the block lies)."""
+    keyframe_reads: Literal["readout", "frame"] = "frame"
+    """What the keyframe head reads: the `action_readout` tokens through one linear layer
+    (`readout`, shared with the flow loss), or the frame's latents through its own two-layer MLP
+    (`frame`). On the drawer the shared readout explained half the spread of the right arm's grasp
+    pose (README, run 27); a separate MLP of the latents explains nine tenths on held-out episodes."""
+    keyframe_episodes: Literal["success", "all"] = "success"
+    """Whose keyframes the head learns: successful episodes' only (`success`), or every episode's
+    (`all`). A failure's next grasp can be anywhere (a noisy or late grasp), and frames that look
+    alike then ask for different keyframes; the goal a policy should head for is a success's."""
+    keyframe_goal: bool = False
+    """The action expert reads the keyframe as one more token of its video cross-attention: in
+    training the true one, perturbed by `keyframe_goal_noise` (normalised units), at inference the
+    head's prediction. The chunk is then decoded towards a named goal, as in keyframe-then-motion
+    policies, and the goal's error is the head's."""
+    keyframe_goal_noise: float = 0.05
     action_futures: Literal["true", "imagined"] = "true"
     """`future`: the futures stage 3 trains the action expert on. `true`: the sample's true future
     noised to a feature time, with its true value chunk. `imagined`: a future the world imagines from
@@ -172,12 +193,24 @@ class ModelConfig:
         if self.action_readout and self.action_reads != "observation":
             raise ConfigError(f"action_readout: {self.action_readout} tokens need action_reads: observation, "
                               f"got action_reads {self.action_reads!r}")
+        if not self.keyframe_weight >= 0.0:
+            raise ConfigError(f"keyframe_weight: got {self.keyframe_weight}, expected a number >= 0")
+        if self.keyframe_weight > 0 and self.action_reads != "observation":
+            raise ConfigError(f"keyframe_weight: {self.keyframe_weight} needs action_reads: observation "
+                              f"(the keyframe is read from the frame's latents), got {self.action_reads!r}")
+        if self.keyframe_weight > 0 and self.keyframe_reads == "readout" and not self.action_readout:
+            raise ConfigError(f"keyframe_reads: readout needs action_readout > 0 tokens, got {self.action_readout}")
+        if self.keyframe_goal and not self.keyframe_weight > 0:
+            raise ConfigError("keyframe_goal: true needs keyframe_weight > 0 (a trained head predicts the goal)")
+        if not self.keyframe_goal_noise >= 0.0:
+            raise ConfigError(f"keyframe_goal_noise: got {self.keyframe_goal_noise}, expected a number >= 0")
         if not 0.0 <= self.value_clean_prob <= 1.0:
             raise ConfigError(f"value_clean_prob: got {self.value_clean_prob}, expected a number in [0, 1]")
         for key, allowed in (("conditioning", ("paper", "future")), ("action_space", ("absolute", "delta")),
                              ("value_reads", ("all", "future")), ("action_reads", ("world", "observation")),
                              ("action_futures", ("true", "imagined")), ("action_value", ("chunk", "total")),
-                             ("time_sampling", ("logit_normal", "uniform", "beta"))):
+                             ("time_sampling", ("logit_normal", "uniform", "beta")),
+                             ("keyframe_reads", ("readout", "frame")), ("keyframe_episodes", ("success", "all"))):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key}: got {getattr(self, key)!r}, expected one of {list(allowed)}")
 
@@ -215,8 +248,9 @@ class ModelConfig:
 
     @property
     def action_kv_tokens(self) -> int:
-        """Tokens the action expert's video cross-attention reads: the states, then `action_readout`."""
-        return self.state_tokens + self.action_readout
+        """Tokens the action expert's video cross-attention reads: the states, then `action_readout`,
+        then the keyframe goal (`keyframe_goal`)."""
+        return self.state_tokens + self.action_readout + int(self.keyframe_goal)
 
     @property
     def tokens_per_frame(self) -> int:

@@ -116,14 +116,45 @@ class ActionExpert(_Expert):
             flat = (cfg.state_tokens - cfg.world_tokens) * self.obs_in.in_features
             d = cfg.world.dim
             self.readout = nn.Sequential(nn.Linear(flat, 2 * d), nn.GELU(), nn.Linear(2 * d, cfg.action_readout * d))
+        # keyframe_weight > 0: a head that training supervises (keyframe_reads); keyframe_goal: its token.
+        self.keyframe, self.keyframe_reads, self.goal_in = None, cfg.keyframe_reads, None
+        if cfg.keyframe_weight > 0:
+            d = cfg.world.dim
+            if cfg.keyframe_reads == "readout":
+                self.keyframe = nn.Linear(cfg.action_readout * d, cfg.state_dim)
+            else:
+                flat = (cfg.state_tokens - cfg.world_tokens) * self.obs_in.in_features
+                self.keyframe = nn.Sequential(nn.Linear(flat, 2 * d), nn.GELU(), nn.Linear(2 * d, 2 * d), nn.GELU(),
+                                              nn.Linear(2 * d, cfg.state_dim))
+        if cfg.keyframe_goal:
+            self.goal_in = nn.Linear(cfg.state_dim, cfg.world.dim)
 
-    def video_kv(self, states: list[torch.Tensor]) -> list[KV]:
+    def _readout(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.readout(obs.flatten(1)).unflatten(-1, (-1, self.obs_pos.shape[-1]))
+
+    def _frame(self, states: list[torch.Tensor]) -> torch.Tensor:
+        """The current frame's latents that ride on every block's states."""
+        return states[0][:, self.world_tokens:, :self.obs_in.in_features]
+
+    def predict_keyframe(self, states: list[torch.Tensor]) -> torch.Tensor:
+        """[B, state_dim] each arm's normalised state at its next gripper change, read from the
+        current frame's latents that ride on `states`."""
+        if self.keyframe is None:
+            raise ValueError("predict_keyframe: the model has no keyframe head (keyframe_weight is 0)")
+        obs = self._frame(states)
+        return self.keyframe(self._readout(obs).flatten(1) if self.keyframe_reads == "readout" else obs.flatten(1))
+
+    def video_kv(self, states: list[torch.Tensor], goal: torch.Tensor | None = None) -> list[KV]:
+        """`goal` [B, state_dim]: the keyframe the chunk heads for (`keyframe_goal`; training passes
+        the true one); by default the head's prediction."""
         if self.obs_in is not None:
-            n, c = self.world_tokens, self.obs_in.in_features
-            obs = states[0][:, n:, :c]  # the same latents ride on every block's states
+            n = self.world_tokens
+            obs = self._frame(states)
             extra = [self.obs_in(obs) + self.obs_pos]
             if self.readout is not None:
-                extra.append(self.readout(obs.flatten(1)).unflatten(-1, (-1, self.obs_pos.shape[-1])))
+                extra.append(self._readout(obs))
+            if self.goal_in is not None:
+                extra.append(self.goal_in(self.predict_keyframe(states) if goal is None else goal)[:, None])
             extra = torch.cat(extra, 1)
             states = [torch.cat([s[:, :n], extra], 1) for s in states]
         return super().video_kv(states)

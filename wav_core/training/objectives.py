@@ -3,7 +3,8 @@
 Stage 0 (tokenizer): VAE reconstruction + KL. Stage 1 (world): flow matching on the future latent
 chunk with caption dropout, optionally weighted towards what differs between scenes (`scene_detail`).
 Stage 2 (value): flow matching on symlog-normalised value chunks with the world frozen. Stage 3
-(action): flow matching on the action chunk (no value loss).
+(action): flow matching on the action chunk (no value loss), plus with `keyframe_weight` the squared
+error of the keyframe head; with `keyframe_goal` the expert reads the true keyframe, perturbed.
 
 What the experts read depends on the model's `conditioning`:
 - `paper`: world features of pure noise at t = 1; in stage 3 the world, text and experts train
@@ -147,13 +148,28 @@ def action_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=
         else:
             states = _features(model, ctx, batch, generator)
         value_states = _action_value_states(model, states, batch, normalizer, generator)
+    goal = None
+    if model.cfg.keyframe_weight > 0:
+        target = normalizer.state(batch["keyframe"])
+        if model.cfg.keyframe_goal:
+            goal = target + model.cfg.keyframe_goal_noise * _randn(target.shape, target, generator)
     x0 = normalizer.encode_actions(batch["actions"], batch["state"], model.cfg.action_space)
     t = _time(model, x0, generator)
     noise = _randn(x0.shape, x0, generator)
     vel = model.action(interpolate(x0, noise, t), t, normalizer.state(batch["state"]),
-                       model.action.video_kv(states), model.action.value_kv(value_states))
+                       model.action.video_kv(states, goal), model.action.value_kv(value_states))
     loss = flow_loss(vel, x0, noise)
-    return loss, {"action": loss.detach()}
+    metrics = {"action": loss.detach()}
+    if model.cfg.keyframe_weight > 0:
+        key = (model.action.predict_keyframe(states) - target).pow(2).mean(-1)
+        if model.cfg.keyframe_episodes == "success":
+            ok = batch["success"].to(key.dtype)
+            key = (key * ok).sum() / ok.sum().clamp(min=1.0)
+        else:
+            key = key.mean()
+        metrics["keyframe"] = key.detach()
+        loss = loss + model.cfg.keyframe_weight * key
+    return loss, metrics
 
 
 LOSSES = {"tokenizer": tokenizer_loss, "world": world_loss, "value": value_loss, "action": action_loss}

@@ -175,3 +175,18 @@ def test_action_stage_refuses_a_dataset_without_successes(mixed_dir, tmp_path):
     with pytest.raises(DatasetError, match=r"no successful episode for the action stage.*train.action_episodes: all"):
         ds.stage_samples("action", "success")
     assert len(ds.stage_samples("action", "all")) == len(ds)
+
+
+def test_a_sample_carries_each_arms_next_keyframe(dataset_dir):
+    ds = WavDataset(str(dataset_dir), SampleSpec(image_size=(8, 12)))
+    with h5py.File(ds.data.episodes[0].path) as f:
+        state = f["state"][:]
+    for i in range(ds.data.episodes[0].ticks):
+        sample = ds[i]
+        key = sample["keyframe"].numpy()
+        assert sample["success"] is ds.data.episodes[0].success
+        assert key.shape == (14,) and key.dtype == np.float32
+        # every arm's target is that arm's state at a tick after i (or the last tick)
+        for arm in (slice(0, 7), slice(7, 14)):
+            ticks = [k for k in range(len(state)) if np.allclose(state[k, arm], key[arm])]
+            assert ticks and max(ticks) >= min(i + 1, len(state) - 1)

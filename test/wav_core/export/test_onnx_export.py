@@ -120,6 +120,20 @@ def test_an_action_that_reads_the_observation_plans_the_same_on_onnxruntime(tmp_
     assert rel(ort.values, eager.values) < 1e-4
 
 
+def test_an_action_that_reads_its_keyframe_goal_plans_the_same_on_onnxruntime(tmp_path, observation):
+    """The keyframe head's prediction enters the action graphs as one more token."""
+    cfg = PlannerConfig(K=1, M=2, N=2, S=3)
+    policy = random_policy("tiny", cfg, model_overrides={"conditioning": "future", "action_reads": "observation",
+                                                         "keyframe_weight": 1.0, "keyframe_goal": True})
+    with torch.no_grad():  # a goal that moves the chunk
+        policy.model.action.goal_in.weight.normal_(0, 1.0)
+    images, state = observation
+    eager = policy.plan(images, state, "open the drawer", seed=3)
+    policy.set_backend("onnxruntime", threads=1, onnx_dir=tmp_path / "onnx")
+    ort = policy.plan(images, state, "open the drawer", seed=3)
+    assert rel(ort.actions, eager.actions) < 1e-4
+
+
 def test_a_stale_export_is_detected_and_rebuilt(model_dir, tmp_path):
     policy = WAVPolicy.load(model_dir, CFG)
     model = copy.deepcopy(policy.model)

@@ -227,6 +227,21 @@ def test_action_readout_round_trips_adds_its_tokens_and_needs_the_observation(tm
         dataclasses.replace(tiny(), action_reads="observation", action_readout=-1).validate()
 
 
+def test_a_keyframe_goal_round_trips_and_adds_one_token(tmp_path):
+    model = random_model("future", action_reads="observation", action_readout=2, keyframe_weight=1.0,
+                         keyframe_goal=True, keyframe_goal_noise=0.1)
+    cfg = model.cfg
+    ctx, _ = observation(model)
+    states = model.world_features(ctx, torch.randn(1, *cfg.future_latent_shape))
+    k, _ = model.action.video_kv(states)[0]
+    assert k.shape[-2] == cfg.action_kv_tokens == cfg.state_tokens + 2 + 1
+    save_model(tmp_path / "m", model, ModelCard(config=cfg, cameras=list(cfg.views)))
+    loaded, card = load_model(tmp_path / "m")
+    assert (card.config.keyframe_goal, card.config.keyframe_reads, card.config.keyframe_goal_noise) == (True, "frame", 0.1)
+    for name, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value), name
+
+
 def test_an_action_value_of_total_reads_the_total_channel_alone(tmp_path):
     model = random_model("future", action_value="total")
     cfg = model.cfg

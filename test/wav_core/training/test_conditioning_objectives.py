@@ -3,8 +3,10 @@ future and stage 3 leaves the scorer (world, text, value) exactly as stage 2 fit
 
 import dataclasses
 
+import pytest
 import torch
 
+from wav_core.config.loader import ConfigError
 from wav_core.model.normalize import Normalizer
 from wav_core.model.presets import tiny
 from wav_core.model.wav import WAVModel
@@ -79,3 +81,69 @@ def test_an_action_expert_reading_the_total_is_trained_on_the_total_channel_alon
         total[..., -1] += 1.0
         assert (abs(loss(others) - loss(batch["values"])) > 1e-7) == others_reach, action_value
         assert abs(loss(total) - loss(batch["values"])) > 1e-7, action_value
+
+
+@pytest.mark.parametrize("reads", ["readout", "frame"])
+def test_the_keyframe_loss_trains_its_head_towards_the_next_grasp(reads):
+    model, batch = model_and_batch("future", action_reads="observation", action_readout=2, keyframe_weight=1.0,
+                                   keyframe_reads=reads)
+    batch.update(keyframe=torch.rand(2, 14), success=torch.tensor([True, True]))
+    params = set_trainable(model, "action")
+    opt = torch.optim.AdamW(params, lr=3e-3)
+    first = last = None
+    for _ in range(30):
+        out = train_step(model, batch, "action", opt, Normalizer(), StageConfig(grad_clip=1.0),
+                         generator=torch.Generator().manual_seed(0))
+        first = out["keyframe"] if first is None else first
+        last = out["keyframe"]
+    assert last < 0.5 * first
+    assert out["loss"] > out["action"]  # the keyframe term is part of what is minimised
+
+
+def test_a_goal_reading_expert_trains_on_the_true_keyframe_and_plans_with_its_prediction():
+    model, batch = model_and_batch("future", action_reads="observation", keyframe_weight=1.0, keyframe_goal=True,
+                                   keyframe_goal_noise=0.0)
+    with torch.no_grad():
+        model.action.out.weight.normal_(0, 0.1)
+    batch.update(keyframe=torch.rand(2, 14), success=torch.tensor([True, True]))
+
+    def loss(b):
+        return float(action_loss(model, b, Normalizer(), torch.Generator().manual_seed(7))[1]["action"])
+
+    assert loss(batch) != loss(dict(batch, keyframe=batch["keyframe"] + 0.5))
+    ctx = model.context(batch["history"], batch["instruction"])
+    states = model.world_features(ctx, torch.randn(2, *model.cfg.future_latent_shape))
+    predicted = model.action.predict_keyframe(states)
+    kv = model.action.video_kv(states)
+    assert model.cfg.action_kv_tokens in kv[0][0].shape
+    for (k, v), (k2, v2) in zip(kv, model.action.video_kv(states, predicted)):
+        torch.testing.assert_close(k, k2)
+        torch.testing.assert_close(v, v2)
+
+
+def test_the_head_learns_only_successes_keyframes_unless_told_otherwise():
+    """A failed episode's keyframe (sample 1) reaches the keyframe loss only with `keyframe_episodes: all`."""
+    for episodes, failures_count in (("success", False), ("all", True)):
+        model, batch = model_and_batch("future", action_reads="observation", keyframe_weight=1.0,
+                                       keyframe_episodes=episodes)
+        batch.update(keyframe=torch.rand(2, 14), success=torch.tensor([True, False]))
+        moved = dict(batch, keyframe=batch["keyframe"] + torch.tensor([[0.0], [0.5]]))
+
+        def key(b):
+            return float(action_loss(model, b, Normalizer(), torch.Generator().manual_seed(7))[1]["keyframe"])
+
+        assert (key(batch) != key(moved)) == failures_count, episodes
+
+
+def test_keyframe_options_are_checked():
+    with pytest.raises(ConfigError, match="keyframe_weight.*action_reads"):
+        dataclasses.replace(tiny(), keyframe_weight=1.0).validate()
+    with pytest.raises(ConfigError, match="keyframe_reads: readout needs action_readout"):
+        dataclasses.replace(tiny(), action_reads="observation", keyframe_weight=1.0, keyframe_reads="readout").validate()
+    with pytest.raises(ConfigError, match="keyframe_goal.*keyframe_weight"):
+        dataclasses.replace(tiny(), action_reads="observation", keyframe_goal=True).validate()
+    with pytest.raises(ConfigError, match="keyframe_reads.*expected one of"):
+        dataclasses.replace(tiny(), keyframe_reads="pixels").validate()
+    with pytest.raises(ConfigError, match="keyframe_episodes.*expected one of"):
+        dataclasses.replace(tiny(), keyframe_episodes="some").validate()
+    assert WAVModel(tiny()).action.keyframe is None
