@@ -16,7 +16,8 @@
 # Seconds from the environment: CHECK_SECONDS=300 (the deadline), T_BENCH=75 per plan bench,
 # T_COMPILE=150 for the first torch-compile bench (it compiles the networks: on an H200 the first one
 # was still compiling after 60 s; later processes reuse inductor's on-disk caches), T_TESTS=90,
-# T_TRAIN_BENCH=60, T_PAPER=120 per paper row.
+# T_TRAIN_BENCH=60, T_PAPER=120 per paper row. TESTS_K='gpu or cuda or tensorrt' (pytest -k: the tests
+# that need a GPU; '' runs the named files whole).
 # FLOPs per paper plan (counted on the meta device): 323 TFLOP at K=1, 948 TFLOP at K=3 (M=30 N=5
 # S=10); at 40 % of an H100's 989 TFLOPS that is 0.8 s and 2.4 s a plan, 6 plans a row, plus about
 # half a minute of FLOP counting on the CPU and the model build.
@@ -24,7 +25,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 RESULTS=${1:-${OUT:-out/gpu_checks}}
 CHECK_SECONDS=${CHECK_SECONDS:-300} T_BENCH=${T_BENCH:-75} T_COMPILE=${T_COMPILE:-150} T_TESTS=${T_TESTS:-90}
-T_TRAIN_BENCH=${T_TRAIN_BENCH:-60} T_PAPER=${T_PAPER:-120}
+T_TRAIN_BENCH=${T_TRAIN_BENCH:-60} T_PAPER=${T_PAPER:-120} TESTS_K=${TESTS_K-gpu or cuda or tensorrt}
 DEVICE=${DEVICE:-cuda} PRESET=${PRESET:-sim}
 mkdir -p "$RESULTS"
 : > "$RESULTS/phases.tsv"
@@ -45,7 +46,7 @@ SECS=$T_COMPILE sim bench_compile_bf16 torch-compile 3 16 4 --precision bf16
 sim bench_cudagraph torch-cudagraph 3 16 4
 sim bench_compile_bf16_K1M30N5 torch-compile 1 30 5 --precision bf16
 phase tests "$T_TESTS" "$RESULTS/pytest.xml" \
-  python3 -m pytest -q -p no:cacheprovider --import-mode=importlib -rs --junitxml="$RESULTS/pytest.xml" \
+  python3 -m pytest -q -p no:cacheprovider --import-mode=importlib -rs --junitxml="$RESULTS/pytest.xml" ${TESTS_K:+-k "$TESTS_K"} \
   test/wav_core/planning/test_backends.py test/wav_core/export/test_onnx_export.py test/wav_core/bench/test_scale.py \
   test/wav_core/training/test_train.py::test_compiled_training_follows_the_eager_run_on_the_gpu
 phase train_bench "$T_TRAIN_BENCH" "$RESULTS/train_bench.json" \
