@@ -142,6 +142,12 @@ class ModelConfig:
     head's prediction. The chunk is then decoded towards a named goal, as in keyframe-then-motion
     policies, and the goal's error is the head's."""
     keyframe_goal_noise: float = 0.05
+    keyframe_goal_source: Literal["recorded", "head"] = "recorded"
+    """The goal the action expert reads in training: the recorded keyframe perturbed by
+    `keyframe_goal_noise` (`recorded`), or the head's own prediction, detached (`head`), which is
+    what it reads at inference. Trained on recorded goals the expert trusts them fully and follows
+    the head's error at inference (README, runs 28-29); trained on the head's it learns how far to
+    trust them."""
     action_futures: Literal["true", "imagined"] = "true"
     """`future`: the futures stage 3 trains the action expert on. `true`: the sample's true future
     noised to a feature time, with its true value chunk. `imagined`: a future the world imagines from
@@ -202,6 +208,8 @@ class ModelConfig:
             raise ConfigError(f"keyframe_reads: readout needs action_readout > 0 tokens, got {self.action_readout}")
         if self.keyframe_goal and not self.keyframe_weight > 0:
             raise ConfigError("keyframe_goal: true needs keyframe_weight > 0 (a trained head predicts the goal)")
+        if self.keyframe_goal_source == "head" and not self.keyframe_goal:
+            raise ConfigError("keyframe_goal_source: head needs keyframe_goal: true (the expert reads no goal)")
         if not self.keyframe_goal_noise >= 0.0:
             raise ConfigError(f"keyframe_goal_noise: got {self.keyframe_goal_noise}, expected a number >= 0")
         if not 0.0 <= self.value_clean_prob <= 1.0:
@@ -210,7 +218,8 @@ class ModelConfig:
                              ("value_reads", ("all", "future")), ("action_reads", ("world", "observation")),
                              ("action_futures", ("true", "imagined")), ("action_value", ("chunk", "total")),
                              ("time_sampling", ("logit_normal", "uniform", "beta")),
-                             ("keyframe_reads", ("readout", "frame")), ("keyframe_episodes", ("success", "all"))):
+                             ("keyframe_reads", ("readout", "frame")), ("keyframe_episodes", ("success", "all")),
+                             ("keyframe_goal_source", ("recorded", "head"))):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key}: got {getattr(self, key)!r}, expected one of {list(allowed)}")
 

@@ -50,7 +50,14 @@ class StageConfig:
     in the checkpoint's state so a resumed run continues exactly. 0.999 averages about the last
     thousand steps."""
 
+    keyframe_lr_scale: float = 1.0
+    """Action stage: the keyframe head's rate as a multiple of lr. A head whose prediction the
+    expert reads as its goal (`keyframe_goal_source: head`) should settle early in the stage, so that
+    the expert learns from the goals it will be given."""
+
     def validate(self) -> None:
+        if not self.keyframe_lr_scale > 0:
+            raise ConfigError(f"keyframe_lr_scale: got {self.keyframe_lr_scale}, expected a number > 0")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule: got {self.schedule!r}, expected one of {list(SCHEDULES)}")
         if not 0.0 <= self.lr_final <= 1.0:

@@ -4,7 +4,8 @@ Stage 0 (tokenizer): VAE reconstruction + KL. Stage 1 (world): flow matching on 
 chunk with caption dropout, optionally weighted towards what differs between scenes (`scene_detail`).
 Stage 2 (value): flow matching on symlog-normalised value chunks with the world frozen. Stage 3
 (action): flow matching on the action chunk (no value loss), plus with `keyframe_weight` the squared
-error of the keyframe head; with `keyframe_goal` the expert reads the true keyframe, perturbed.
+error of the keyframe head; with `keyframe_goal` the expert reads the true keyframe, perturbed, or
+the head's prediction (`keyframe_goal_source`).
 
 What the experts read depends on the model's `conditioning`:
 - `paper`: world features of pure noise at t = 1; in stage 3 the world, text and experts train
@@ -151,7 +152,9 @@ def action_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=
     goal = None
     if model.cfg.keyframe_weight > 0:
         target = normalizer.state(batch["keyframe"])
-        if model.cfg.keyframe_goal:
+        if model.cfg.keyframe_goal and model.cfg.keyframe_goal_source == "head":
+            goal = model.action.predict_keyframe(states).detach()
+        elif model.cfg.keyframe_goal:
             goal = target + model.cfg.keyframe_goal_noise * _randn(target.shape, target, generator)
     x0 = normalizer.encode_actions(batch["actions"], batch["state"], model.cfg.action_space)
     t = _time(model, x0, generator)
@@ -196,7 +199,13 @@ def make_optimizer(model: WAVModel, stage: str, cfg: StageConfig) -> torch.optim
     """AdamW; on a GPU its fused kernel (one launch for every parameter instead of several per tensor)."""
     params = stage_parameters(model, stage)
     fused = bool(params) and all(p.is_cuda for p in params)
-    return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay,
+    groups = [{"params": params}]
+    head = getattr(model.action, "keyframe", None) if stage == "action" else None
+    if head is not None and cfg.keyframe_lr_scale != 1.0:
+        mine = {id(p) for p in head.parameters()}
+        groups = [{"params": [p for p in params if id(p) not in mine]},
+                  {"params": [p for p in params if id(p) in mine], "lr": cfg.lr * cfg.keyframe_lr_scale}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay,
                              **({"fused": True} if fused else {}))
 
 

@@ -11,7 +11,7 @@ from wav_core.model.normalize import Normalizer
 from wav_core.model.presets import tiny
 from wav_core.model.wav import WAVModel
 from wav_core.training.config import StageConfig
-from wav_core.training.objectives import action_loss, set_trainable, train_step, value_loss
+from wav_core.training.objectives import action_loss, make_optimizer, set_trainable, train_step, value_loss
 
 
 def model_and_batch(conditioning, seed=0, **kw):
@@ -121,6 +121,38 @@ def test_a_goal_reading_expert_trains_on_the_true_keyframe_and_plans_with_its_pr
         torch.testing.assert_close(v, v2)
 
 
+def test_an_expert_trained_on_the_heads_goals_never_reads_the_recorded_one():
+    """`keyframe_goal_source: head`: the flow loss depends on the head's prediction, not on the
+    recorded keyframe (which only the head's own loss reads), as at inference."""
+    model, batch = model_and_batch("future", action_reads="observation", keyframe_weight=1.0, keyframe_goal=True,
+                                   keyframe_goal_source="head")
+    with torch.no_grad():
+        model.action.out.weight.normal_(0, 0.1)
+    batch.update(keyframe=torch.rand(2, 14), success=torch.tensor([True, True]))
+
+    def losses(b):
+        out = action_loss(model, b, Normalizer(), torch.Generator().manual_seed(7))[1]
+        return float(out["action"]), float(out["keyframe"])
+
+    moved = dict(batch, keyframe=batch["keyframe"] + 0.5)
+    assert losses(batch)[0] == losses(moved)[0] and losses(batch)[1] != losses(moved)[1]
+    before = losses(batch)[0]
+    with torch.no_grad():
+        model.action.keyframe[-1].bias.add_(0.5)
+    assert losses(batch)[0] != before
+
+
+def test_the_keyframe_head_can_learn_at_its_own_rate():
+    model, _ = model_and_batch("future", action_reads="observation", keyframe_weight=1.0)
+    opt = make_optimizer(model, "action", StageConfig(lr=1e-4, keyframe_lr_scale=10.0))
+    head = {id(p) for p in model.action.keyframe.parameters()}
+    rates = {g["lr"]: {id(p) for p in g["params"]} for g in opt.param_groups}
+    assert sorted(rates) == pytest.approx([1e-4, 1e-3]) and rates[max(rates)] == head
+    assert len(make_optimizer(model, "action", StageConfig(lr=1e-4)).param_groups) == 1
+    with pytest.raises(ConfigError, match="keyframe_lr_scale: got 0"):
+        StageConfig(keyframe_lr_scale=0).validate()
+
+
 def test_the_head_learns_only_successes_keyframes_unless_told_otherwise():
     """A failed episode's keyframe (sample 1) reaches the keyframe loss only with `keyframe_episodes: all`."""
     for episodes, failures_count in (("success", False), ("all", True)):
@@ -146,4 +178,8 @@ def test_keyframe_options_are_checked():
         dataclasses.replace(tiny(), keyframe_reads="pixels").validate()
     with pytest.raises(ConfigError, match="keyframe_episodes.*expected one of"):
         dataclasses.replace(tiny(), keyframe_episodes="some").validate()
+    with pytest.raises(ConfigError, match="keyframe_goal_source: head needs keyframe_goal"):
+        dataclasses.replace(tiny(), action_reads="observation", keyframe_weight=1.0, keyframe_goal_source="head").validate()
+    with pytest.raises(ConfigError, match="keyframe_goal_source.*expected one of"):
+        dataclasses.replace(tiny(), keyframe_goal_source="oracle").validate()
     assert WAVModel(tiny()).action.keyframe is None
