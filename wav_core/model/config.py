@@ -142,6 +142,11 @@ class ModelConfig:
     head's prediction. The chunk is then decoded towards a named goal, as in keyframe-then-motion
     policies, and the goal's error is the head's."""
     keyframe_goal_noise: float = 0.05
+    keyframe_goal_entry: Literal["token", "context"] = "token"
+    """How the goal enters the action expert: one more key of its video cross-attention (`token`),
+    or added to every key and value of it through a zero-initialised projection (`context`). Given
+    the exact grasp joints as a `token` goal, run 29's expert ended 40 of 40 episodes as before: one
+    key among hundreds is easily ignored (README, "The exact goal")."""
     keyframe_goal_source: Literal["recorded", "head"] = "recorded"
     """The goal the action expert reads in training: the recorded keyframe perturbed by
     `keyframe_goal_noise` (`recorded`), or the head's own prediction, detached (`head`), which is
@@ -219,7 +224,8 @@ class ModelConfig:
                              ("action_futures", ("true", "imagined")), ("action_value", ("chunk", "total")),
                              ("time_sampling", ("logit_normal", "uniform", "beta")),
                              ("keyframe_reads", ("readout", "frame")), ("keyframe_episodes", ("success", "all")),
-                             ("keyframe_goal_source", ("recorded", "head"))):
+                             ("keyframe_goal_source", ("recorded", "head")),
+                             ("keyframe_goal_entry", ("token", "context"))):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key}: got {getattr(self, key)!r}, expected one of {list(allowed)}")
 
@@ -259,7 +265,7 @@ class ModelConfig:
     def action_kv_tokens(self) -> int:
         """Tokens the action expert's video cross-attention reads: the states, then `action_readout`,
         then the keyframe goal (`keyframe_goal`)."""
-        return self.state_tokens + self.action_readout + int(self.keyframe_goal)
+        return self.state_tokens + self.action_readout + int(self.keyframe_goal and self.keyframe_goal_entry == "token")
 
     @property
     def tokens_per_frame(self) -> int:

@@ -126,8 +126,12 @@ class ActionExpert(_Expert):
                 flat = (cfg.state_tokens - cfg.world_tokens) * self.obs_in.in_features
                 self.keyframe = nn.Sequential(nn.Linear(flat, 2 * d), nn.GELU(), nn.Linear(2 * d, 2 * d), nn.GELU(),
                                               nn.Linear(2 * d, cfg.state_dim))
+        self.goal_entry = cfg.keyframe_goal_entry
         if cfg.keyframe_goal:
             self.goal_in = nn.Linear(cfg.state_dim, cfg.world.dim)
+            if self.goal_entry == "context":  # a model trained without a goal starts out unchanged
+                nn.init.zeros_(self.goal_in.weight)
+                nn.init.zeros_(self.goal_in.bias)
 
     def _readout(self, obs: torch.Tensor) -> torch.Tensor:
         return self.readout(obs.flatten(1)).unflatten(-1, (-1, self.obs_pos.shape[-1]))
@@ -153,10 +157,16 @@ class ActionExpert(_Expert):
             extra = [self.obs_in(obs) + self.obs_pos]
             if self.readout is not None:
                 extra.append(self._readout(obs))
+            shift = None
             if self.goal_in is not None:
-                extra.append(self.goal_in(self.predict_keyframe(states) if goal is None else goal)[:, None])
+                shift = self.goal_in(self.predict_keyframe(states) if goal is None else goal)[:, None]
+                if self.goal_entry == "token":
+                    extra.append(shift)
+                    shift = None
             extra = torch.cat(extra, 1)
             states = [torch.cat([s[:, :n], extra], 1) for s in states]
+            if shift is not None:
+                states = [s + shift for s in states]
         return super().video_kv(states)
 
     def value_kv(self, value_states: list[torch.Tensor]) -> list[KV]:

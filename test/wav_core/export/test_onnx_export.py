@@ -120,11 +120,13 @@ def test_an_action_that_reads_the_observation_plans_the_same_on_onnxruntime(tmp_
     assert rel(ort.values, eager.values) < 1e-4
 
 
-def test_an_action_that_reads_its_keyframe_goal_plans_the_same_on_onnxruntime(tmp_path, observation):
-    """The keyframe head's prediction enters the action graphs as one more token."""
+@pytest.mark.parametrize("entry", ["token", "context"])
+def test_an_action_that_reads_its_keyframe_goal_plans_the_same_on_onnxruntime(tmp_path, observation, entry):
+    """The keyframe head's prediction enters the action graphs as one more token, or shifts them all."""
     cfg = PlannerConfig(K=1, M=2, N=2, S=3)
     policy = random_policy("tiny", cfg, model_overrides={"conditioning": "future", "action_reads": "observation",
-                                                         "keyframe_weight": 1.0, "keyframe_goal": True})
+                                                         "keyframe_weight": 1.0, "keyframe_goal": True,
+                                                         "keyframe_goal_entry": entry})
     with torch.no_grad():  # a goal that moves the chunk
         policy.model.action.goal_in.weight.normal_(0, 1.0)
     images, state = observation

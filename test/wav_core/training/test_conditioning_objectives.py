@@ -142,6 +142,23 @@ def test_an_expert_trained_on_the_heads_goals_never_reads_the_recorded_one():
     assert losses(batch)[0] != before
 
 
+def test_a_context_goal_moves_every_key_and_starts_at_zero():
+    """`keyframe_goal_entry: context`: no extra token; the goal shifts every key and value, from a
+    zero-initialised projection (a model trained without a goal starts out unchanged)."""
+    model, batch = model_and_batch("future", action_reads="observation", keyframe_weight=1.0, keyframe_goal=True,
+                                   keyframe_goal_entry="context")
+    ctx = model.context(batch["history"], batch["instruction"])
+    states = model.world_features(ctx, torch.randn(2, *model.cfg.future_latent_shape))
+    goal = torch.rand(2, 14)
+    kv = model.action.video_kv(states, goal)
+    assert kv[0][0].shape[2] == model.cfg.action_kv_tokens == model.cfg.state_tokens + model.cfg.action_readout
+    torch.testing.assert_close(kv[0][0], model.action.video_kv(states, goal + 1.0)[0][0])
+    with torch.no_grad():
+        model.action.goal_in.weight.normal_(0, 0.1)
+    for (k, v), (k2, v2) in zip(kv, model.action.video_kv(states, goal + 1.0)):
+        assert not torch.allclose(k, k2) and not torch.allclose(v, v2)
+
+
 def test_the_keyframe_head_can_learn_at_its_own_rate():
     model, _ = model_and_batch("future", action_reads="observation", keyframe_weight=1.0)
     opt = make_optimizer(model, "action", StageConfig(lr=1e-4, keyframe_lr_scale=10.0))
@@ -180,6 +197,8 @@ def test_keyframe_options_are_checked():
         dataclasses.replace(tiny(), keyframe_episodes="some").validate()
     with pytest.raises(ConfigError, match="keyframe_goal_source: head needs keyframe_goal"):
         dataclasses.replace(tiny(), action_reads="observation", keyframe_weight=1.0, keyframe_goal_source="head").validate()
+    with pytest.raises(ConfigError, match="keyframe_goal_entry.*expected one of"):
+        dataclasses.replace(tiny(), keyframe_goal_entry="film").validate()
     with pytest.raises(ConfigError, match="keyframe_goal_source.*expected one of"):
         dataclasses.replace(tiny(), keyframe_goal_source="oracle").validate()
     assert WAVModel(tiny()).action.keyframe is None
