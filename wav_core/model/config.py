@@ -137,9 +137,9 @@ class ModelConfig:
     (`all`). A failure's next grasp can be anywhere (a noisy or late grasp), and frames that look
     alike then ask for different keyframes; the goal a policy should head for is a success's."""
     keyframe_goal: bool = False
-    """The action expert reads the keyframe as one more token of its video cross-attention: in
-    training the true one, perturbed by `keyframe_goal_noise` (normalised units), at inference the
-    head's prediction. The chunk is then decoded towards a named goal, as in keyframe-then-motion
+    """The action expert reads the keyframe as its goal in its video cross-attention
+    (`keyframe_goal_entry`): in training the true one, perturbed by `keyframe_goal_noise`
+    (normalised units), or the head's (`keyframe_goal_source`), at inference the head's prediction. The chunk is then decoded towards a named goal, as in keyframe-then-motion
     policies, and the goal's error is the head's."""
     keyframe_goal_noise: float = 0.05
     keyframe_goal_entry: Literal["token", "context"] = "token"

@@ -116,7 +116,7 @@ class ActionExpert(_Expert):
             flat = (cfg.state_tokens - cfg.world_tokens) * self.obs_in.in_features
             d = cfg.world.dim
             self.readout = nn.Sequential(nn.Linear(flat, 2 * d), nn.GELU(), nn.Linear(2 * d, cfg.action_readout * d))
-        # keyframe_weight > 0: a head that training supervises (keyframe_reads); keyframe_goal: its token.
+        # keyframe_weight > 0: a head that training supervises (keyframe_reads); keyframe_goal: its goal's projection.
         self.keyframe, self.keyframe_reads, self.goal_in = None, cfg.keyframe_reads, None
         if cfg.keyframe_weight > 0:
             d = cfg.world.dim

@@ -95,6 +95,10 @@ class TrainConfig:
             for key in ("shifted_futures", "still_futures"):
                 if getattr(getattr(self, name), key):
                     raise ConfigError(f"train.{name}.{key}: only the value stage changes futures, expected 0")
+        for name in ("tokenizer", "world", "value"):
+            if getattr(self, name).keyframe_lr_scale != 1.0:
+                raise ConfigError(f"train.{name}.keyframe_lr_scale: only the action stage trains the keyframe head, "
+                                  f"expected 1.0, got {getattr(self, name).keyframe_lr_scale}")
         if self.action_episodes not in ACTION_EPISODES:
             raise ConfigError(f"action_episodes: got {self.action_episodes!r}, expected one of {list(ACTION_EPISODES)}")
 

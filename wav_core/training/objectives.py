@@ -149,11 +149,12 @@ def action_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=
         else:
             states = _features(model, ctx, batch, generator)
         value_states = _action_value_states(model, states, batch, normalizer, generator)
-    goal = None
+    goal = predicted = None
     if model.cfg.keyframe_weight > 0:
         target = normalizer.state(batch["keyframe"])
+        predicted = model.action.predict_keyframe(states)
         if model.cfg.keyframe_goal and model.cfg.keyframe_goal_source == "head":
-            goal = model.action.predict_keyframe(states).detach()
+            goal = predicted.detach()
         elif model.cfg.keyframe_goal:
             goal = target + model.cfg.keyframe_goal_noise * _randn(target.shape, target, generator)
     x0 = normalizer.encode_actions(batch["actions"], batch["state"], model.cfg.action_space)
@@ -164,7 +165,7 @@ def action_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=
     loss = flow_loss(vel, x0, noise)
     metrics = {"action": loss.detach()}
     if model.cfg.keyframe_weight > 0:
-        key = (model.action.predict_keyframe(states) - target).pow(2).mean(-1)
+        key = (predicted - target).pow(2).mean(-1)
         if model.cfg.keyframe_episodes == "success":
             ok = batch["success"].to(key.dtype)
             key = (key * ok).sum() / ok.sum().clamp(min=1.0)

@@ -10,7 +10,7 @@ from wav_core.config.loader import ConfigError
 from wav_core.model.normalize import Normalizer
 from wav_core.model.presets import tiny
 from wav_core.model.wav import WAVModel
-from wav_core.training.config import StageConfig
+from wav_core.training.config import StageConfig, TrainConfig
 from wav_core.training.objectives import action_loss, make_optimizer, set_trainable, train_step, value_loss
 
 
@@ -168,6 +168,8 @@ def test_the_keyframe_head_can_learn_at_its_own_rate():
     assert len(make_optimizer(model, "action", StageConfig(lr=1e-4)).param_groups) == 1
     with pytest.raises(ConfigError, match="keyframe_lr_scale: got 0"):
         StageConfig(keyframe_lr_scale=0).validate()
+    with pytest.raises(ConfigError, match="train.world.keyframe_lr_scale: only the action stage"):
+        TrainConfig(world=StageConfig(keyframe_lr_scale=3.0)).validate()
 
 
 def test_the_head_learns_only_successes_keyframes_unless_told_otherwise():
