@@ -58,7 +58,8 @@ def max_relative_difference(results: list[np.ndarray], reference: list[np.ndarra
     return max(float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)) for a, b in zip(results, reference))
 
 
-def _inputs(policy: WAVPolicy, seed: int):
+def plan_inputs(policy: WAVPolicy, seed: int):
+    """A random observation (images, mid-range joint state) of the policy's shapes."""
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=policy.image_shape, dtype=np.uint8)
     norm = policy.card.normalization
@@ -77,7 +78,7 @@ def bench_planner(policy: WAVPolicy, cfg: PlannerConfig, repeats: int = 10, warm
                   backend_options: dict | None = None) -> dict:
     """Eager batched plans ("batched"), `backend` on the same seeds ("backend": its latency, ratio to
     eager and max relative action difference), and the naive loop. Leaves the policy on `backend`."""
-    images, state = _inputs(policy, seed)
+    images, state = plan_inputs(policy, seed)
     planners = {"batched": _planner(policy, cfg, "torch", None)}
     if backend != "torch":
         planners["backend"] = _planner(policy, cfg, backend, backend_options)
@@ -104,7 +105,7 @@ def bench_k_sweep(policy: WAVPolicy, cfg: PlannerConfig, ks: list[int], repeats:
                   backend: str = "torch", backend_options: dict | None = None, seed: int = 0) -> dict:
     """Median plan latency at each K (other settings from cfg, all K timed interleaved) and a
     least-squares line through them: per-iteration cost (slope), fixed cost (intercept) and R^2."""
-    images, state = _inputs(policy, seed)
+    images, state = plan_inputs(policy, seed)
     planners = {k: _planner(policy, replace(cfg, K=k), backend, backend_options) for k in ks}
     runs = _time_interleaved(policy, planners, images, state, repeats, warmup)
     rows = [{"K": k, "iterations": runs[k]["breakdown"]["iterations"], **summarize(runs[k]["times"])} for k in ks]

@@ -41,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="torch CPU threads and onnxruntime intra-op threads (0: the libraries' defaults)")
     p.add_argument("--no-naive", action="store_true", help="skip the naive reference")
     p.add_argument("--sweep-K", default="", help="comma-separated K values (e.g. 1,2,3,5): plan cost vs K on --backend")
+    p.add_argument("--ops", action="store_true",
+                   help="also count the ATen operators (matrix products, attention) and network calls of one eager plan")
     p.add_argument("--json", help="also write the results to this JSON file")
     sc = p.add_argument_group("plans at scale (--preset paper, --rows, --flops-only)")
     sc.add_argument("--rows", default=None, metavar="KxMxN,...",
@@ -231,11 +233,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         policy = random_policy(args.preset or "tiny", cfg, device=args.device)
     opts = _backend_options(args)
+    ops = None
+    if args.ops:
+        from ..bench.ops import count_plan_ops
+        ops = count_plan_ops(policy)
     res = bench_planner(policy, cfg, args.repeats, args.warmup, naive=not args.no_naive,
                         backend=args.backend, backend_options=opts)
     res["model"] = args.model or f"preset:{args.preset or 'tiny'}"
     res["machine"] = f"{describe(args.device)}, {torch.get_num_threads()} torch threads"
     b = res["batched"]
+    if ops is not None:
+        res["ops"] = ops
+        c = ops["calls"]
+        print(f"one eager plan: {ops['aten_ops']} ATen operators, {ops['products']} matrix products, "
+              f"{ops['attention']} attention calls; network calls: world {c['world']}, value {c['value']}, "
+              f"action {c['action']}")
     print(f"model {res['model']}  K={cfg.K} M={cfg.M} N={cfg.N} S={cfg.S}  torch threads {res['threads']}  "
           f"device {args.device}")
     print(f"batched plan   median {b['median_ms']:8.1f} ms   p90 {b['p90_ms']:8.1f} ms   p99 {b['p99_ms']:8.1f} ms   (n={b['n']})")

@@ -54,6 +54,8 @@ class _Expert(nn.Module):
         self.norm_out = norm(e.dim)
 
     def modulation(self, t: torch.Tensor) -> torch.Tensor:
+        """Flow times [B] -> the shared adaLN modulation [B, 6, D]. A solve computes it once for all
+        its steps and passes each step's row as `mod` (every sample of a step shares its time)."""
         return self.ada(self.time(t)).unflatten(-1, (6, -1))
 
     def video_kv(self, states: list[torch.Tensor]) -> list[KV]:
@@ -84,10 +86,12 @@ class ValueExpert(_Expert):
             states = [s.unflatten(1, (v, per_view))[:, :, first:].flatten(1, 2) for s in states]
         return super().video_kv(states)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, video_kv: list[KV], return_states: bool = False):
-        """x [B, H, C] at flow time t [B] -> velocity [B, H, C] (and per-block states [B, H, D])."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor | None, video_kv: list[KV], return_states: bool = False,
+                mod: torch.Tensor | None = None):
+        """x [B, H, C] at flow time t [B] -> velocity [B, H, C] (and per-block states [B, H, D]);
+        `mod` [1 or B, 6, D]: `modulation` computed by the caller, in place of t."""
         h = self.inp(x) + self.pos
-        temb = self.modulation(t)
+        temb = self.modulation(t) if mod is None else mod
         states = []
         for blk, kv in zip(self.blocks, video_kv):
             h = blk(h, temb, kv)
@@ -172,11 +176,12 @@ class ActionExpert(_Expert):
     def value_kv(self, value_states: list[torch.Tensor]) -> list[KV]:
         return [blk.value_attn.project_kv(s) for blk, s in zip(self.blocks, value_states)]
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, state: torch.Tensor,
-                video_kv: list[KV], value_kv: list[KV]) -> torch.Tensor:
-        """x [B, H, A] at flow time t [B], state [B, S] -> velocity [B, H, A]."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor | None, state: torch.Tensor,
+                video_kv: list[KV], value_kv: list[KV], mod: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B, H, A] at flow time t [B], state [B, S] -> velocity [B, H, A]; `mod` as the value
+        expert's."""
         h = torch.cat([self.state_in(state)[:, None], self.inp(x)], 1) + self.pos
-        temb = self.modulation(t)
+        temb = self.modulation(t) if mod is None else mod
         for blk, vkv, ukv in zip(self.blocks, video_kv, value_kv):
             h = blk(h, temb, vkv, ukv)
         return self.out(self.norm_out(h[:, 1:]))

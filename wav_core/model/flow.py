@@ -46,14 +46,21 @@ def sample_time(batch: int, generator: torch.Generator | None = None, device=Non
     raise ValueError(f"time_sampling: got {kind!r}, expected one of {list(TIME_SAMPLING)}")
 
 
+def euler_times(steps: int, like: torch.Tensor, t_start: float = 1.0, t_end: float = 0.0) -> tuple[float, torch.Tensor]:
+    """The Euler grid from t_start down to t_end: the step dt and the flow time [steps] at which
+    each step evaluates the velocity (on like's device and dtype; made by kernels, so a CUDA-graph
+    capture can hold it)."""
+    dt = (t_start - t_end) / steps
+    return dt, t_start - dt * torch.arange(steps, device=like.device, dtype=like.dtype)
+
+
 def euler_solve(velocity: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x: torch.Tensor,
                 steps: int, t_start: float = 1.0, t_end: float = 0.0) -> torch.Tensor:
-    """Integrate dx/dt = velocity(x, t) from t_start down to t_end in `steps` equal Euler steps."""
-    dt = (t_start - t_end) / steps
-    t = torch.full((x.shape[0],), t_start, device=x.device, dtype=x.dtype)
-    for _ in range(steps):
-        x = x - dt * velocity(x, t)
-        t = t - dt
+    """Integrate dx/dt = velocity(x, t) from t_start down to t_end in `steps` equal Euler steps;
+    velocity gets t as [B]."""
+    dt, times = euler_times(steps, x, t_start, t_end)
+    for t in times:
+        x = x - dt * velocity(x, t.expand(x.shape[0]))
     return x
 
 

@@ -38,6 +38,10 @@ def _value_pick(out, return_states: bool = False):
     return out if return_states else out[0]
 
 
+_PICK_FLAGS = ("return_states", "return_velocity")
+"""Keyword arguments that choose among the outputs; any other keyword (the experts' precomputed
+`mod`) is an input of the graph."""
+
 SIGNATURES = {  # name: (fixed flags, batch argument positions (the first one's rows decide), pick)
     "world": (_WORLD_FLAGS, (1, 2), _world_pick),
     "value": ({"return_states": True}, (0, 1, 2), _value_pick),
@@ -90,7 +94,8 @@ class OneGraph(nn.Module):
         except AttributeError:
             return getattr(self._modules["net"], name)
 
-    def forward(self, *args, **flags):
+    def forward(self, *args, **kwargs):
+        flags = {k: kwargs.pop(k) for k in _PICK_FLAGS if k in kwargs}
         args = list(args)
         single = args[self.batch_args[0]].shape[0] == 1
         if self.pad_single:
@@ -99,7 +104,7 @@ class OneGraph(nn.Module):
             if self.flags is _WORLD_FLAGS:  # one observation broadcast over the candidates: the world expands it
                 memory = args[0]
                 args[0] = (memory[:1] if memory.shape[0] > 1 and memory.stride(0) == 0 else memory).contiguous()
-        out = self.pick(self.compiled(*args, **self.flags), **flags)
+        out = self.pick(self.compiled(*args, **self.flags, **kwargs), **flags)
         if self.pad_single and single:
             out = _rows(out, lambda x: x[:1])
         return out
