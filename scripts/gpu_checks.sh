@@ -3,7 +3,8 @@
 # time guard (scripts/lib/phase.sh) inside one deadline, so a slow check loses only itself:
 #   1. plan latency of the sim preset, each backend beside eager in one `wav bench` run:
 #      torch-compile bf16 and torch-cudagraph at K=3 M=16 N=4, torch-compile bf16 at the paper's
-#      robot setting K=1 M=30 N=5;
+#      robot setting K=1 M=30 N=5, and torch-compile bf16 at K=3 M=16 N=4 with 5-step value solves
+#      (`--value-steps 5`: half the value-expert calls);
 #   2. the GPU tests (CUDA-graph and compiled captures, onnxruntime's CUDA provider, TensorRT where
 #      importable, the bench at scale);
 #   3. training step times per stage, eager beside bf16 and cached latents (`wav bench --train`);
@@ -42,9 +43,10 @@ sim() {  # NAME BACKEND K M N [wav bench options...]; the phase's seconds: SECS=
     wav bench --preset "$PRESET" --device "$DEVICE" --backend "$backend" --K "$k" --M "$m" --N "$n" --repeats 20 --warmup 3 \
     --no-naive --json "$RESULTS/$name.json" "$@"
 }
-SECS=$T_COMPILE sim bench_compile_bf16 torch-compile 3 16 4 --precision bf16
+SECS=$T_COMPILE sim bench_compile_bf16 torch-compile 3 16 4 --precision bf16 --ops
 sim bench_cudagraph torch-cudagraph 3 16 4
 sim bench_compile_bf16_K1M30N5 torch-compile 1 30 5 --precision bf16
+sim bench_compile_bf16_vs5 torch-compile 3 16 4 --precision bf16 --value-steps 5 --ops
 phase tests "$T_TESTS" "$RESULTS/pytest.xml" \
   python3 -m pytest -q -p no:cacheprovider --import-mode=importlib -rs --junitxml="$RESULTS/pytest.xml" ${TESTS_K:+-k "$TESTS_K"} \
   test/wav_core/planning/test_backends.py test/wav_core/export/test_onnx_export.py test/wav_core/bench/test_scale.py \

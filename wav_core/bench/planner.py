@@ -84,7 +84,8 @@ def bench_planner(policy: WAVPolicy, cfg: PlannerConfig, repeats: int = 10, warm
         planners["backend"] = _planner(policy, cfg, backend, backend_options)
     runs = _time_interleaved(policy, planners, images, state, repeats, warmup)
     eager = runs["batched"]
-    out = {"K": cfg.K, "M": cfg.M, "N": cfg.N, "S": cfg.S, "threads": torch.get_num_threads(),
+    out = {"K": cfg.K, "M": cfg.M, "N": cfg.N, "S": cfg.S, "value_steps": cfg.value_solve_steps,
+           "threads": torch.get_num_threads(),
            "batched": summarize(eager["times"]), "breakdown_median_ms": eager["breakdown"]}
     if "backend" in runs:
         r = runs["backend"]

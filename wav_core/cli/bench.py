@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--M", type=int, default=None, help="video candidates per iteration (default 8)")
     p.add_argument("--N", type=int, default=None, help="value samples per candidate (default 4)")
     p.add_argument("--S", type=int, default=10)
+    p.add_argument("--value-steps", type=int, default=0, help="flow steps of the value solves (default: S); fewer cut the plan's value-expert calls")
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=0,
@@ -226,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         raise ValueError(f"--sweep-K: got {args.sweep_K!r}, expected comma-separated integers such as 1,2,3,5") from None
     (k, m, n), = _rows(args)
-    cfg = PlannerConfig(K=k, M=m, N=n, S=args.S)
+    cfg = PlannerConfig(K=k, M=m, N=n, S=args.S, value_steps=args.value_steps)
     cfg.validate()
     if args.model:
         policy = WAVPolicy.load(args.model, cfg, device=args.device)

@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--M", type=int, default=8, help="video candidates per iteration (graph batch size)")
     p.add_argument("--N", type=int, default=4, help="value samples per video candidate (graph batch size M*N)")
     p.add_argument("--S", type=int, default=10, help="flow steps of the value and action solves")
+    p.add_argument("--value-steps", type=int, default=0, help="flow steps of the value solves (default: S); fewer cut the plan's value-expert calls")
     p.add_argument("--feature-steps", type=int, default=0, help="world denoising steps before features are taken")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--solve", choices=["unrolled", "step"], default="unrolled",
@@ -57,7 +58,8 @@ def _export_graphs(args: argparse.Namespace, model_dir) -> int:
     from ..model.files import load_model
     from ..planning import PlannerConfig
 
-    cfg = PlannerConfig(K=args.K, M=args.M, N=args.N, S=args.S, feature_steps=args.feature_steps)
+    cfg = PlannerConfig(K=args.K, M=args.M, N=args.N, S=args.S, feature_steps=args.feature_steps,
+                        value_steps=args.value_steps)
     cfg.validate()
     model, _ = load_model(model_dir)
     if args.onnx:

@@ -39,7 +39,8 @@ def config_digest(model: WAVModel) -> str:
 
 def planner_sizes(cfg: PlannerConfig) -> dict[str, int]:
     """The planner settings baked into the graphs (K only repeats them, so it is not one)."""
-    return {"M": cfg.M, "N": cfg.N, "S": cfg.S, "feature_steps": cfg.feature_steps}
+    return {"M": cfg.M, "N": cfg.N, "S": cfg.S, "feature_steps": cfg.feature_steps,
+            **({"value_steps": cfg.value_steps} if cfg.value_solve_steps != cfg.S else {})}
 
 
 @dataclass

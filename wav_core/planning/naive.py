@@ -22,5 +22,5 @@ class NaivePlanner(LatentPlanner):
         out = []
         for i in range(z_val.shape[0]):
             kv = self.model.value.video_kv([s[i // n:i // n + 1] for s in states])
-            out.append(self.model.solve_value(kv, z_val[i:i + 1], self.cfg.S))
+            out.append(self.model.solve_value(kv, z_val[i:i + 1], self.cfg.value_solve_steps))
         return torch.cat(out, 0)

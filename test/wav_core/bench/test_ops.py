@@ -56,6 +56,12 @@ def test_a_plan_counts_each_network_call_and_its_products():
     assert sum(r["top"].values()) <= r["aten_ops"]
 
 
+def test_value_steps_cut_the_value_solves_and_leave_the_action_solve():
+    cfg = PlannerConfig(K=2, M=3, N=2, S=4, value_steps=2)
+    r = count_plan_ops(random_policy("tiny", cfg))
+    assert r["calls"] == {"world": cfg.K + 1, "value": (cfg.K + 1) * 2 + 1, "action": cfg.S}
+
+
 def test_bench_reports_the_counts(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert wav(["bench", "--preset", "tiny", "--K", "1", "--M", "2", "--N", "2", "--S", "2", "--repeats", "1",

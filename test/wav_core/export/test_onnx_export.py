@@ -3,6 +3,7 @@ graphs pass onnx.checker, have the planner's static shapes, match eager torch, a
 for other weights or other planner sizes is detected as stale and rebuilt."""
 
 import copy
+import dataclasses
 import json
 import shutil
 
@@ -144,6 +145,8 @@ def test_a_stale_export_is_detected_and_rebuilt(model_dir, tmp_path):
     shutil.copytree(model_dir / "onnx", out)
     assert stale_reason(out, model, CFG, 17) is None
     assert "planner sizes" in stale_reason(out, model, PlannerConfig(K=2, M=4, N=2, S=2), 17)
+    assert "planner sizes" in stale_reason(out, model, dataclasses.replace(CFG, value_steps=1), 17)
+    assert stale_reason(out, model, dataclasses.replace(CFG, value_steps=CFG.S), 17) is None  # the same solve
     assert "opset" in stale_reason(out, model, CFG, 18)
     assert "attention 'fused', expected 'standard'" in stale_reason(out, model, CFG, 17, attention="standard")
     with torch.no_grad():

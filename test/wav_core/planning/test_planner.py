@@ -86,8 +86,9 @@ def test_k0_is_plain_sampling_with_the_same_seed():
     np.testing.assert_allclose(res.actions, norm.action_inverse(actions[0]).numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_batched_planner_equals_the_naive_loop():
-    cfg = PlannerConfig(K=2, M=3, N=2, S=2)
+@pytest.mark.parametrize("value_steps", [0, 3])
+def test_batched_planner_equals_the_naive_loop(value_steps):
+    cfg = PlannerConfig(K=2, M=3, N=2, S=2, value_steps=value_steps)
     policy = random_policy("tiny", cfg)
     images = np.random.default_rng(1).integers(0, 256, policy.image_shape, dtype=np.uint8)
     batched = policy.plan(images, np.zeros(14) + 0.2, seed=3)
@@ -95,6 +96,12 @@ def test_batched_planner_equals_the_naive_loop():
     naive = policy.plan(images, np.zeros(14) + 0.2, seed=3)
     np.testing.assert_allclose(batched.actions, naive.actions, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(batched.iteration_best_snr, naive.iteration_best_snr, rtol=1e-4)
+
+
+def test_value_steps_below_zero_are_refused_naming_the_key():
+    with pytest.raises(ConfigError, match=r"value_steps: got -1, expected >= 0 \(0: S\)"):
+        PlannerConfig(value_steps=-1).validate()
+    assert PlannerConfig(S=10).value_solve_steps == 10 and PlannerConfig(S=10, value_steps=4).value_solve_steps == 4
 
 
 def test_plan_result_is_in_robot_units_and_reproducible():

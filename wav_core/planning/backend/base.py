@@ -44,7 +44,7 @@ class Backend:
     def values(self, states: States, z_val: torch.Tensor) -> torch.Tensor:
         """All value chunks denoised together; each candidate's world states are projected once and
         shared by its N value samples."""
-        return self.model.solve_value(self.model.value.video_kv(states), z_val, self.cfg.S)
+        return self.model.solve_value(self.model.value.video_kv(states), z_val, self.cfg.value_solve_steps)
 
     def actions(self, states: States, value: torch.Tensor, state: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Decode the chosen future: the action expert attends to the world states and to the value

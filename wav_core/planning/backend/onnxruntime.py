@@ -100,7 +100,8 @@ class OnnxRuntimeBackend(Backend):
         if self.solve == "unrolled":
             return self._run(f"value_b{b}", states=states, z_val=z_val)
         kv = self._run(f"value_kv_b{states.shape[1]}", states=states)
-        return euler_solve(lambda x, t: self._run(f"value_step_b{b}", kv=kv, x=x, t=t), z_val, self.cfg.S)
+        return euler_solve(lambda x, t: self._run(f"value_step_b{b}", kv=kv, x=x, t=t), z_val,
+                           self.cfg.value_solve_steps)
 
     def actions(self, states: torch.Tensor, z_val: torch.Tensor, state: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         b = noise.shape[0]
