@@ -24,9 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=BACKEND_CHOICES, default="torch",
                    help="backend to compare with eager torch (exports what it needs on the fly)")
     p.add_argument("--device", default="cpu", help="torch device of the model (cuda for the GPU backends)")
-    p.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default=None,
-                   help="TensorRT engine precision (default fp16); torch-compile network precision (fp32 or bf16, "
-                        "default fp32)")
+    p.add_argument("--precision", choices=["fp32", "fp16", "bf16", "bf16-world"], default=None,
+                   help="TensorRT engine precision (default fp16); torch-compile network precision (fp32, bf16, or "
+                        "bf16-world: the world in bf16, the experts in fp32; default fp32)")
     p.add_argument("--solve", choices=["unrolled", "step"], default="unrolled",
                    help="onnxruntime: whole flow solves per graph run, or one run per flow step")
     p.add_argument("--attention", choices=["fused", "standard"], default="fused",

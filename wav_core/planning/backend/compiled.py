@@ -21,7 +21,15 @@ from .base import Backend
 from .cudagraph import GraphPlanMixin
 from .factory import BackendUnavailable
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+_NETWORKS = ("world", "value", "action")
+PRECISIONS = {
+    "fp32": dict.fromkeys(_NETWORKS, torch.float32),
+    "bf16": dict.fromkeys(_NETWORKS, torch.bfloat16),
+    # The value expert's rounding moves the plan most (its scores choose the elites, its states
+    # steer the action), the world's hardly at all: docs/bf16_parts/parts.py.
+    "bf16-world": {"world": torch.bfloat16, "value": torch.float32, "action": torch.float32},
+}
+"""Per network, the dtype it runs in under autocast."""
 
 
 # Per network: the forward's keyword flags fixed to "return everything", the positional arguments
@@ -123,7 +131,34 @@ def compiled_copy(model: WAVModel, pad_single: bool = False) -> WAVModel:
     return twin
 
 
-class CompiledBackend(GraphPlanMixin, Backend):
+class NetworkPrecision:
+    """Each network's calls under autocast in its dtype (`dtypes`, one of PRECISIONS); what the
+    planner computes from them (scores, elites, Gaussians, executed actions) stays fp32. A mixin
+    over a Backend."""
+
+    dtypes = PRECISIONS["fp32"]
+
+    def _autocast(self, network: str):
+        dtype = self.dtypes[network]
+        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32)
+
+    def features(self, ctx, z_vid):
+        with self._autocast("world"):
+            states = super().features(ctx, z_vid)
+        if self.dtypes["world"] != self.dtypes["value"]:  # experts outside autocast read fp32 states
+            states = [s.float() for s in states]
+        return states
+
+    def values(self, states, z_val):
+        with self._autocast("value"):
+            return super().values(states, z_val).float()
+
+    def actions(self, states, value, state, noise):
+        with self._autocast("action"):
+            return super().actions(states, value, state, noise).float()
+
+
+class CompiledBackend(GraphPlanMixin, NetworkPrecision, Backend):
     """On CUDA a whole-plan backend (capture on the first decision, replay afterwards); on the CPU
     the planner drives the compiled networks step by step, so its deadline still applies there."""
 
@@ -137,22 +172,5 @@ class CompiledBackend(GraphPlanMixin, Backend):
             raise BackendUnavailable(f"precision {precision}: bf16 planning is for CUDA devices, the model is on {device}")
         super().__init__(compiled_copy(model, device.type == "cuda" if pad_single is None else pad_single), cfg)
         self.precision = precision
-        self.dtype = PRECISIONS[precision]
+        self.dtypes = PRECISIONS[precision]
         self.captures_plan = self.device.type == "cuda"
-
-    def _autocast(self):
-        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
-
-    # The networks run in self.dtype; what the planner computes from them (scores, elites,
-    # Gaussians, executed actions) stays fp32.
-    def features(self, ctx, z_vid):
-        with self._autocast():
-            return super().features(ctx, z_vid)
-
-    def values(self, states, z_val):
-        with self._autocast():
-            return super().values(states, z_val).float()
-
-    def actions(self, states, value, state, noise):
-        with self._autocast():
-            return super().actions(states, value, state, noise).float()
