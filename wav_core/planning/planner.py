@@ -19,6 +19,7 @@ import torch
 from ..model.normalize import Normalizer
 from ..model.wav import Context, WAVModel
 from .backend.base import Backend
+from .budget import IterationBudget
 from .config import PlannerConfig
 from .gaussian import Gaussians
 from .iteration import Networks, decode, iterate_batch
@@ -69,8 +70,7 @@ class LatentPlanner:
             raise ValueError(f"backend {backend.name!r} was built for {backend.cfg}, the planner runs {cfg}")
         check_feature_time(model, cfg)
         self.backend = backend or Backend(model, cfg)
-        self._iter_ms: float | None = None
-        self._final_ms: float | None = None
+        self.budget = IterationBudget(cfg.deadline_ms)
         self._sync = self.backend.sync
 
     # The three network hooks; subclasses (the naive reference, synthetic test problems) override them.
@@ -83,14 +83,6 @@ class LatentPlanner:
     def _actions(self, states, value: torch.Tensor, state: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         return self.backend.actions(states, value, state, noise)
 
-    def _deadline_allows(self, started: float) -> bool:
-        if self.cfg.deadline_ms <= 0 or self._iter_ms is None:
-            return True
-        elapsed = (time.perf_counter() - started) * 1000
-        # Until the final decode has been measured once, budget it like one more iteration.
-        final_ms = self._iter_ms if self._final_ms is None else self._final_ms
-        return elapsed + self._iter_ms + final_ms <= self.cfg.deadline_ms
-
     @torch.no_grad()
     def plan(self, ctx: Context, state: torch.Tensor, noise: PlanNoise, start: Gaussians | None = None,
              started: float | None = None) -> PlanTensors:
@@ -100,7 +92,8 @@ class LatentPlanner:
         noise.check(self.model.cfg, self.cfg)
         backend = getattr(self, "backend", None)
         if backend is not None and backend.captures_plan:
-            return backend.plan(ctx, state, noise, start, self.normalizer)
+            started = time.perf_counter() if started is None else started
+            return backend.plan(ctx, state, noise, start, self.normalizer, started, self.budget)
         return self._plan_batch(ctx, state, PlanNoise.stack([noise]), [start], started)[0]
 
     @torch.no_grad()
@@ -139,7 +132,7 @@ class LatentPlanner:
         started = time.perf_counter() if started is None else started
         iterations = 0
         for k in range(cfg.K):
-            if not self._deadline_allows(started):
+            if not self.budget.allows(started):
                 break
             t_iter = time.perf_counter()
             watch.restart()
@@ -147,15 +140,13 @@ class LatentPlanner:
             best.append(scores.amax(dim=1))
             mean.append(scores.mean(dim=1))
             iterations += 1
-            ms = (time.perf_counter() - t_iter) * 1000
-            self._iter_ms = ms if self._iter_ms is None else 0.8 * self._iter_ms + 0.2 * ms
+            self.budget.iteration((time.perf_counter() - t_iter) * 1000)
         t_final = time.perf_counter()
         watch.restart()
         actions, values = decode(nets, ctx, g, noise, state, reads_values(model), watch.mark)
         timings = dict(watch.ms)
         timings["total"] = (watch.last - started) * 1000
-        final_ms = (watch.last - t_final) * 1000
-        self._final_ms = final_ms if self._final_ms is None else 0.8 * self._final_ms + 0.2 * final_ms
+        self.budget.final((watch.last - t_final) * 1000)
         robot_values = self.normalizer.value_inverse(values)
         chosen_snr = snr(values, cfg.snr_eps)
         chosen_score = score_values(values, cfg.score, cfg.snr_eps)

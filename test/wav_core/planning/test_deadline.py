@@ -11,6 +11,8 @@ import torch
 
 from wav_core.planning import LatentPlanner, PlannerConfig, PlanNoise, random_policy
 from wav_core.planning.backend import Backend
+from wav_core.planning.backend.static_plan import StaticPlan
+from wav_core.planning.budget import IterationBudget
 from wav_core.planning.planner import Gaussians
 
 SLEEP_S = 0.05
@@ -52,6 +54,31 @@ def test_deadline_stops_iterating_and_keeps_the_best_so_far(policy):
     ref = policy.plan(images, state, noise=short)
     np.testing.assert_allclose(cut.actions, ref.actions, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(cut.iteration_best_snr, ref.iteration_best_snr, rtol=1e-5)
+
+
+def test_a_captured_plan_cuts_its_replays_by_the_same_rule(policy):
+    # StaticPlan.execute is the loop the CUDA-graph backends run over their iteration and decode
+    # replays; over the eager pieces it runs anywhere.
+    images, state = observation(policy)
+    cfg = PlannerConfig(K=20, M=2, N=2, S=1, deadline_ms=8 * SLEEP_S * 1000)
+    policy.planner = slow_planner(policy, cfg)
+    noise = policy.sample_noise(seed=3)
+    hist = torch.from_numpy(images).permute(0, 1, 4, 2, 3).float()[None] / 255
+    ctx = policy.model.context(hist, [""])
+    state_t = policy.card.normalization.state(torch.from_numpy(state).float()[None])
+    static = StaticPlan(policy.planner.backend, policy.card.normalization, cfg)
+    budget = IterationBudget(cfg.deadline_ms)
+    with torch.no_grad():
+        static.load(ctx, state_t, noise, None)
+        n = static.execute(static.run_iteration, static.run_decode, budget, time.perf_counter(), lambda: None)
+        cut = static.result({})
+        assert 1 <= n == cut.iterations < cfg.K and len(cut.best_snr) == n
+        assert budget.iter_ms >= SLEEP_S * 1000 and budget.final_ms is not None
+        short = PlanNoise(noise.video[:n], noise.value[:n], noise.final_video, noise.final_value, noise.action)
+        reference = LatentPlanner(policy.model, policy.card.normalization, replace(cfg, K=n, deadline_ms=0))
+        ref = reference.plan(ctx, state_t, short)
+    torch.testing.assert_close(cut.actions, ref.actions, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(torch.stack(cut.best_snr), torch.stack(ref.best_snr), rtol=1e-5, atol=1e-6)
 
 
 def test_without_a_deadline_every_iteration_runs(policy):

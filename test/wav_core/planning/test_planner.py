@@ -8,6 +8,7 @@ import torch
 from wav_core.config.loader import ConfigError
 from wav_core.model.normalize import Normalizer
 from wav_core.planning import LatentPlanner, PlannerConfig, PlanNoise, random_policy
+from wav_core.planning.budget import IterationBudget
 from wav_core.planning.naive import NaivePlanner
 
 
@@ -19,7 +20,7 @@ class KnownOptimumPlanner(LatentPlanner):
     def __init__(self, cfg, model_cfg, vid_target, val_target):
         self.cfg, self.normalizer = cfg, Normalizer()
         self.model = type("M", (), {"cfg": model_cfg})()
-        self._iter_ms = self._final_ms = None
+        self.budget = IterationBudget(cfg.deadline_ms)
         self._sync = lambda: None
         self.vid_target, self.val_target = vid_target, val_target
 

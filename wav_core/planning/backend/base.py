@@ -60,7 +60,7 @@ class Backend:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def plan(self, ctx, state, noise, start, normalizer):
+    def plan(self, ctx, state, noise, start, normalizer, started, budget):
         """Whole-plan backends (`captures_plan`) override this; the others are driven by the planner."""
         raise NotImplementedError(f"backend {self.name!r} is driven step by step by the planner")
 

@@ -34,27 +34,28 @@ def capture(fn, warmup: int = 2) -> torch.cuda.CUDAGraph:
 
 
 class GraphPlanMixin:
-    """Whole-plan execution over a StaticPlan: capture on the first decision, replay afterwards.
-
-    Every decision runs all K iterations (the graph is fixed), so `deadline_ms` does not shorten a
-    plan here; the replayed plan's latency is what to budget for.
-    """
+    """Plans over a StaticPlan: one planning iteration and the decode each captured as a CUDA graph
+    on the first decision, then replayed: K iteration replays, cut short by `deadline_ms` as the
+    eager planner cuts its loop, and one decode replay."""
 
     captures_plan = True
     _static = None
-    _graph = None
+    _graphs = None
 
-    def plan(self, ctx, state, noise, start, normalizer: Normalizer):
+    def plan(self, ctx, state, noise, start, normalizer: Normalizer, started: float, budget):
         from .static_plan import StaticPlan
 
-        t0 = time.perf_counter()
         if self._static is None:
             self._static = StaticPlan(self, normalizer, self.cfg)
-        if self._static.load(ctx, state, noise, start) or self._graph is None:
-            self._graph = capture(self._static.run)
-        self._graph.replay()
-        torch.cuda.synchronize(self.device)
-        return self._static.result({"total": (time.perf_counter() - t0) * 1000})
+        static = self._static
+        if static.load(ctx, state, noise, start) or self._graphs is None:
+            static.begin()
+            static.select(0)
+            self._graphs = (capture(static.run_iteration), capture(static.run_decode))
+        iteration, final = self._graphs
+        static.execute(iteration.replay, final.replay, budget, started, self.sync)
+        self.sync()
+        return static.result({"total": (time.perf_counter() - started) * 1000})
 
 
 class CudaGraphBackend(GraphPlanMixin, Backend):
