@@ -139,13 +139,33 @@ class WAVPolicy:
         """`state`: the observation's state in robot units (a delta model's chunk is relative to it)."""
         state_t = torch.as_tensor(np.asarray(state, dtype=np.float32), device=out.actions.device)
         actions = self.card.normalization.decode_actions(out.actions, state_t, self.cfg.action_space)
-        actions = actions.cpu().numpy().astype(np.float64)
+        score = out.chosen_score if out.chosen_score is not None else out.chosen_snr
+        host = self._to_host([actions, out.values, out.chosen_snr, score, *out.best_snr, *out.mean_snr])
+        actions, values, chosen_snr, score = host[:4]
+        k = len(out.best_snr)
         return PlanResult(
-            actions=actions, values=out.values.cpu().numpy(), snr=float(out.chosen_snr),
-            iteration_best_snr=[float(x) for x in out.best_snr], iteration_mean_snr=[float(x) for x in out.mean_snr],
-            iterations=out.iterations, timings_ms=out.timings_ms,
-            score=float(out.chosen_score) if out.chosen_score is not None else float(out.chosen_snr),
+            actions=actions.astype(np.float64), values=values, snr=float(chosen_snr),
+            iteration_best_snr=[float(x) for x in host[4:4 + k]], iteration_mean_snr=[float(x) for x in host[4 + k:]],
+            iterations=out.iterations, timings_ms=out.timings_ms, score=float(score),
         )
+
+    def _to_host(self, tensors: list[torch.Tensor]) -> list[np.ndarray]:
+        """The plan's results in one device-to-host copy (each copy waits for the device), into pinned
+        memory kept between plans on a GPU."""
+        flat = torch.cat([t.detach().reshape(-1).float() for t in tensors])
+        if flat.is_cuda:
+            pinned = self.__dict__.setdefault("_pinned", {})
+            buf = pinned.get(flat.numel())
+            if buf is None:
+                buf = pinned[flat.numel()] = torch.empty(flat.numel(), dtype=flat.dtype, pin_memory=True)
+            arr = buf.copy_(flat).numpy().copy()  # the buffer is the next plan's
+        else:
+            arr = flat.numpy()
+        out, at = [], 0
+        for t in tensors:
+            out.append(arr[at:at + t.numel()].reshape(t.shape))
+            at += t.numel()
+        return out
 
     @torch.no_grad()
     def plan(self, images: np.ndarray, state: np.ndarray, instruction: str | None = None, *,
