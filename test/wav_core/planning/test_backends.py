@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from wav_core.model.config import WorldConfig
-from wav_core.planning import LatentPlanner, PlannerConfig, random_policy
+from wav_core.planning import LatentPlanner, PlannerConfig, PlanNoise, random_policy
 from wav_core.planning.backend import Backend, BackendFallbackWarning, BackendUnavailable, make_backend
 from wav_core.planning.backend.static_plan import StaticPlan
 
@@ -36,6 +36,22 @@ def observation(policy, seed=0):
 def context(policy, images, device="cpu"):
     hist = torch.from_numpy(images).to(device).permute(0, 1, 4, 2, 3).float()[None] / 255
     return policy.model.context(hist, ["open the drawer"])
+
+
+def test_a_static_plan_without_iterations_decodes_like_the_reference(policy):
+    cfg = replace(CFG, K=0)
+    static = StaticPlan(Backend(policy.model, cfg), policy.card.normalization, cfg)
+    planner = LatentPlanner(policy.model, policy.card.normalization, cfg)
+    state = torch.full((1, 14), 0.2)
+    noise = PlanNoise.sample(policy.cfg, cfg, torch.Generator().manual_seed(4), "cpu")
+    with torch.no_grad():
+        ctx = context(policy, observation(policy)[0])
+        ref = planner.plan(ctx, state, noise)
+        static.load(ctx, state, noise, None)
+        static.run()
+        got = static.result({})
+    assert got.iterations == ref.iterations == 0 and got.best_snr == []
+    assert rel(got.actions, ref.actions) < 1e-5
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback on a machine without CUDA")
@@ -184,6 +200,18 @@ def test_compiled_and_captured_plans_match_eager_on_the_gpu(precision, tolerance
     graph = [policy.plan(images, state, seed=s, warm=s > 0) for s in range(3)]
     for a, b in zip(graph, eager):
         assert rel(a.actions, b.actions) < tolerance
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graph capture needs CUDA")
+def test_captured_plans_without_iterations_and_under_a_deadline_on_the_gpu():
+    policy = random_policy("tiny", replace(CFG, K=0), device="cuda")
+    images, state = observation(policy)
+    eager = policy.plan(images, state, seed=1)
+    policy.set_backend("torch-cudagraph")
+    assert rel(policy.plan(images, state, seed=1).actions, eager.actions) < 1e-3
+    # A deadline far below one iteration: the first plan runs one to measure it, the next none.
+    policy.set_planner(replace(CFG, K=5, deadline_ms=1e-3))
+    assert [policy.plan(images, state, seed=s).iterations for s in range(2)] == [1, 0]
 
 
 def test_tensorrt_engines_plan_like_eager_and_are_cached(tmp_path):

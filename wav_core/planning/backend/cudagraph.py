@@ -50,10 +50,12 @@ class GraphPlanMixin:
         static = self._static
         if static.load(ctx, state, noise, start) or self._graphs is None:
             static.begin()
-            static.select(0)
-            self._graphs = (capture(static.run_iteration), capture(static.run_decode))
-        iteration, final = self._graphs
-        static.execute(iteration.replay, final.replay, budget, started, self.sync)
+            replay_iteration = lambda: None  # noqa: E731 (K = 0: no iteration to capture or run)
+            if self.cfg.K > 0:
+                static.select(0)
+                replay_iteration = capture(static.run_iteration).replay
+            self._graphs = (replay_iteration, capture(static.run_decode).replay)
+        static.execute(*self._graphs, budget, started, self.sync)
         self.sync()
         return static.result({"total": (time.perf_counter() - started) * 1000})
 

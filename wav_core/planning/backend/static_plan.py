@@ -40,7 +40,9 @@ class StaticPlan:
         self.noise = PlanNoise.sample(mc, cfg, torch.Generator(device=dev).manual_seed(0), dev)
         self.start = Gaussians.standard(backend.model, dev)
         self.g = Gaussians.standard(backend.model, dev)  # the current Gaussians, updated by each iteration
-        self.video_k, self.value_k = self.noise.video[0].clone(), self.noise.value[0].clone()
+        # One iteration's noise (a plan of K = 0 has none to copy from, and runs no iteration).
+        self.video_k = torch.zeros(self.noise.video.shape[1:], **z)
+        self.value_k = torch.zeros(self.noise.value.shape[1:], **z)
         self.step_scores = torch.zeros(2, **z)  # the iteration's best and mean score
         self.iterations = 0
         h, c = mc.value_shape
