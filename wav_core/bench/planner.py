@@ -21,7 +21,7 @@ from .stats import summarize
 PARTS = ("world", "value", "action")
 
 
-def _time_interleaved(policy: WAVPolicy, planners: dict, images, state, repeats: int, warmup: int) -> dict:
+def time_interleaved(policy: WAVPolicy, planners: dict, images, state, repeats: int, warmup: int) -> dict:
     """Plan i uses seed i for every planner, so they all see the same noise plan by plan.
     name -> {"times": [...], "breakdown": {...median ms, "iterations": [...]}, "actions": [...],
     "first_ms": the first plan, which holds compilation and capture}. The first plan's time is also
@@ -67,7 +67,8 @@ def plan_inputs(policy: WAVPolicy, seed: int):
     return images, state
 
 
-def _planner(policy: WAVPolicy, cfg: PlannerConfig, backend: str, options: dict | None) -> LatentPlanner:
+def planner_on(policy: WAVPolicy, cfg: PlannerConfig, backend: str, options: dict | None) -> LatentPlanner:
+    """The policy's planner rebuilt for `cfg` on `backend`, to time beside others (time_interleaved)."""
     policy.set_backend(backend, **(options or {}))
     policy.set_planner(cfg)
     return policy.planner
@@ -79,10 +80,10 @@ def bench_planner(policy: WAVPolicy, cfg: PlannerConfig, repeats: int = 10, warm
     """Eager batched plans ("batched"), `backend` on the same seeds ("backend": its latency, ratio to
     eager and max relative action difference), and the naive loop. Leaves the policy on `backend`."""
     images, state = plan_inputs(policy, seed)
-    planners = {"batched": _planner(policy, cfg, "torch", None)}
+    planners = {"batched": planner_on(policy, cfg, "torch", None)}
     if backend != "torch":
-        planners["backend"] = _planner(policy, cfg, backend, backend_options)
-    runs = _time_interleaved(policy, planners, images, state, repeats, warmup)
+        planners["backend"] = planner_on(policy, cfg, backend, backend_options)
+    runs = time_interleaved(policy, planners, images, state, repeats, warmup)
     eager = runs["batched"]
     out = {"K": cfg.K, "M": cfg.M, "N": cfg.N, "S": cfg.S, "value_steps": cfg.value_solve_steps,
            "threads": torch.get_num_threads(),
@@ -95,7 +96,7 @@ def bench_planner(policy: WAVPolicy, cfg: PlannerConfig, repeats: int = 10, warm
                           "ratio_to_eager": out["batched"]["median_ms"] / float(np.median(r["times"])),
                           "max_rel_diff_actions": max_relative_difference(r["actions"], eager["actions"])}
     if naive:
-        ref = _time_interleaved(policy, {"naive": NaivePlanner(policy.model, policy.card.normalization, cfg)},
+        ref = time_interleaved(policy, {"naive": NaivePlanner(policy.model, policy.card.normalization, cfg)},
                                 images, state, max(3, repeats // 2), 1)["naive"]
         out["naive"] = summarize(ref["times"])
         out["speedup"] = out["naive"]["median_ms"] / out["batched"]["median_ms"]
@@ -107,8 +108,8 @@ def bench_k_sweep(policy: WAVPolicy, cfg: PlannerConfig, ks: list[int], repeats:
     """Median plan latency at each K (other settings from cfg, all K timed interleaved) and a
     least-squares line through them: per-iteration cost (slope), fixed cost (intercept) and R^2."""
     images, state = plan_inputs(policy, seed)
-    planners = {k: _planner(policy, replace(cfg, K=k), backend, backend_options) for k in ks}
-    runs = _time_interleaved(policy, planners, images, state, repeats, warmup)
+    planners = {k: planner_on(policy, replace(cfg, K=k), backend, backend_options) for k in ks}
+    runs = time_interleaved(policy, planners, images, state, repeats, warmup)
     rows = [{"K": k, "iterations": runs[k]["breakdown"]["iterations"], **summarize(runs[k]["times"])} for k in ks]
     x = np.array(ks, dtype=np.float64)
     y = np.array([r["median_ms"] for r in rows])

@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--M", type=int, default=None, help="video candidates per iteration (default 8)")
     p.add_argument("--N", type=int, default=None, help="value samples per candidate (default 4)")
     p.add_argument("--S", type=int, default=10)
-    p.add_argument("--value-steps", type=int, default=0, help="flow steps of the value solves (default: S); fewer cut the plan's value-expert calls")
+    p.add_argument("--value-steps", type=int, default=0,
+                   help="flow steps of the value solves (default: S); fewer cut the plan's value-expert calls")
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=0,

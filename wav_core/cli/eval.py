@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--M", type=int, default=8)
     p.add_argument("--N", type=int, default=4)
     p.add_argument("--S", type=int, default=10)
-    p.add_argument("--value-steps", type=int, default=0, help="flow steps of the value solves (default: S); fewer cut the plan's value-expert calls")
+    p.add_argument("--value-steps", type=int, default=0,
+                   help="flow steps of the value solves (default: S); fewer cut the plan's value-expert calls")
     p.add_argument("--replan-after", type=int, default=0, help="steps of each chunk executed before replanning (0: all)")
     p.add_argument("--max-seconds", type=float, default=40.0)
     p.add_argument("--mode", default="async", choices=["async", "sync"],

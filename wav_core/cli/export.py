@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--M", type=int, default=8, help="video candidates per iteration (graph batch size)")
     p.add_argument("--N", type=int, default=4, help="value samples per video candidate (graph batch size M*N)")
     p.add_argument("--S", type=int, default=10, help="flow steps of the value and action solves")
-    p.add_argument("--value-steps", type=int, default=0, help="flow steps of the value solves (default: S); fewer cut the plan's value-expert calls")
+    p.add_argument("--value-steps", type=int, default=0,
+                   help="flow steps of the value solves (default: S); fewer cut the plan's value-expert calls")
     p.add_argument("--feature-steps", type=int, default=0, help="world denoising steps before features are taken")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--solve", choices=["unrolled", "step"], default="unrolled",
