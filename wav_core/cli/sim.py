@@ -29,6 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write cameras as JPEG sensor_msgs/CompressedImage on <topic>/compressed at this quality "
                         "(1-100) instead of raw rgb8 Image; `wav data import` reads either")
     _quality_args(r)
+    r.add_argument("--lead-model", metavar="DIR",
+                   help="a trained policy drives each episode first (K = 0, the mode of its action flow) and the "
+                        "clean expert takes over from the state it reached; the bag holds the expert's part only")
+    r.add_argument("--lead-seconds", metavar="MIN,MAX", default="1.5,4.0",
+                   help="lead time range in sim seconds, drawn per seed (with --lead-model)")
     r.set_defaults(func=_record)
 
     v = ss.add_parser("view", help="save the three camera views side by side as a PNG")
@@ -101,6 +106,23 @@ def _quality(args: argparse.Namespace):
         raise ValueError(f"--quality mixed: {exc}") from None
 
 
+def _lead(args: argparse.Namespace):
+    if not args.lead_model:
+        return None
+    from wav_core.config.loader import ConfigError
+    from wav_core.sim.lead import PolicyLead
+
+    parts = args.lead_seconds.split(",")
+    if len(parts) != 2:
+        raise ValueError(f"--lead-seconds: got {args.lead_seconds!r}, expected MIN,MAX (sim seconds)")
+    lead = PolicyLead(args.lead_model, (_number("--lead-seconds", parts[0]), _number("--lead-seconds", parts[1])))
+    try:
+        lead.validate()
+    except ConfigError as exc:
+        raise ValueError(f"--lead-model/--lead-seconds: {exc}") from None
+    return lead
+
+
 def _number(flag: str, text: str) -> float:
     try:
         return float(text)
@@ -138,7 +160,7 @@ def _record(args: argparse.Namespace) -> int:
 
     summary = record_dataset(args.task, args.episodes, args.seed, Path(args.out), robot=_robot(args.config),
                              noise=args.noise, max_duration_s=args.max_duration, instruction=args.instruction,
-                             workers=args.workers, jpeg_quality=args.jpeg, quality=quality)
+                             workers=args.workers, jpeg_quality=args.jpeg, quality=quality, lead=_lead(args))
     print(f"wrote {args.episodes} bags to {args.out}; success {summary['success_rate']:.1%}")
     if quality is not None:
         for mode, row in summary["by_mode"].items():

@@ -25,6 +25,7 @@ from .bag import RigBagWriter, check_jpeg_quality
 from .env import SimEnv
 from .experts import make_expert
 from .experts.degraded import servo_targets
+from .lead import PolicyLead, lead_episode
 from .quality import EpisodeQuality, QualityConfig, choose_quality
 from .rollout import quality_record
 from .tasks import make_task
@@ -42,6 +43,8 @@ class EpisodeResult:
     timeouts: list[str]
     quality: dict[str, Any]
     """Quality mode, its parameters and when its mistake happened (see `quality.py`)."""
+    lead_s: float = 0.0
+    """Sim seconds a policy drove before the expert took over (`lead.py`); the bag starts there."""
 
 
 class _Schedule:
@@ -61,12 +64,18 @@ class _Schedule:
 
 def record_episode(env: SimEnv, seed: int, bag_path: Path, noise: float = 0.0, max_duration_s: float = 45.0,
                    settle_s: float = 0.5, jpeg_quality: int | None = None,
-                   quality: EpisodeQuality | None = None) -> EpisodeResult:
+                   quality: EpisodeQuality | None = None, policy=None, lead_s: float = 0.0) -> EpisodeResult:
     """Run the expert from `seed` and write one bag; stops `settle_s` after the script ends or at the limit.
 
-    `quality`: how the expert errs in this episode (None: the clean expert)."""
+    `quality`: how the expert errs in this episode (None: the clean expert). `policy`: drives the
+    first `lead_s` sim seconds unrecorded, then the expert takes over from that state; the bag's
+    clock starts at the takeover and `max_duration_s` still counts from the reset."""
     robot = env.robot
-    env.reset(seed)
+    if policy is None:
+        env.reset(seed)
+    else:
+        lead_episode(env, policy, seed, lead_s)
+    start = env.time
     expert = make_expert(env.task.name, env, seed=seed, noise=noise, quality=quality)
     half = env.model.opt.timestep / 2
     joints = _Schedule(robot.joint_hz, half)
@@ -77,7 +86,7 @@ def record_episode(env: SimEnv, seed: int, bag_path: Path, noise: float = 0.0, m
     with RigBagWriter(bag_path, robot, jpeg_quality) as bag:
         bag.write_instruction(0.0, env.instruction)
         while True:
-            t = env.time
+            t = env.time - start
             if joints.due(t):
                 q, v = env.joint_state(), env.joint_velocity()
                 for k, arm in enumerate(arms):
@@ -89,7 +98,7 @@ def record_episode(env: SimEnv, seed: int, bag_path: Path, noise: float = 0.0, m
                 env.info()  # latches the sub-goals reached by now (physics steps alone do not)
                 if end_time is None and expert.done:
                     end_time = t + settle_s
-                if t >= max_duration_s - half or (end_time is not None and t >= end_time - half):
+                if env.time >= max_duration_s - half or (end_time is not None and t >= end_time - half):
                     break
                 command = piper.clip_dual(expert.act(None))  # the action after clipping to the limits
                 env.set_targets(servo_targets(expert, command))
@@ -99,7 +108,7 @@ def record_episode(env: SimEnv, seed: int, bag_path: Path, noise: float = 0.0, m
     info = env.info()  # the final state, whatever the script meant to achieve
     subgoals = {k: bool(info[k]) for k in env.task.subgoals}
     return EpisodeResult(seed, bool(info["success"]), subgoals, round(env.time, 4), str(bag_path),
-                         list(expert.timeouts), quality_record(quality, expert))
+                         list(expert.timeouts), quality_record(quality, expert), round(start, 4))
 
 
 @dataclass
@@ -113,26 +122,41 @@ class _Settings:
     max_duration_s: float
     jpeg_quality: int | None
     quality: QualityConfig | None
+    lead: PolicyLead | None = None
 
 
 _worker_env: SimEnv | None = None
 _worker_settings: _Settings | None = None
+_worker_policy = None
+_kept_threads: int | None = None
 
 
 def _start_worker(settings: _Settings) -> None:
     """One SimEnv per process, reused for all its episodes (building the scene costs more than a
     reset); closed (renderer released) when the process exits or the run ends."""
-    global _worker_env, _worker_settings
+    global _worker_env, _worker_settings, _worker_policy, _kept_threads
     _worker_settings = settings
-    _worker_env = SimEnv(settings.task, robot=settings.robot, render=False, instruction=settings.instruction)
+    # A leading policy sees the cameras every tick, as in evaluation.
+    _worker_env = SimEnv(settings.task, robot=settings.robot, render=settings.lead is not None,
+                         instruction=settings.instruction)
+    if settings.lead is not None:
+        import torch
+
+        _kept_threads = torch.get_num_threads()  # restored when a run in this process ends
+        torch.set_num_threads(settings.lead.threads)
+        _worker_policy = settings.lead.load()
     atexit.register(_stop_worker)
 
 
 def _stop_worker() -> None:
-    global _worker_env, _worker_settings
+    global _worker_env, _worker_settings, _worker_policy, _kept_threads
     if _worker_env is not None:
         _worker_env.close()
-    _worker_env = _worker_settings = None
+    if _kept_threads is not None:
+        import torch
+
+        torch.set_num_threads(_kept_threads)
+    _worker_env = _worker_settings = _worker_policy = _kept_threads = None
     atexit.unregister(_stop_worker)
 
 
@@ -143,8 +167,9 @@ def _record_job(job: tuple[int, int, Path]) -> tuple[int, EpisodeResult, float]:
     s = _worker_settings
     t0 = time.perf_counter()
     quality = None if s.quality is None else choose_quality(seed, s.task, s.quality)
+    lead_s = 0.0 if s.lead is None else s.lead.lead_seconds(seed)
     res = record_episode(_worker_env, seed, bag_path, noise=s.noise, max_duration_s=s.max_duration_s,
-                         jpeg_quality=s.jpeg_quality, quality=quality)
+                         jpeg_quality=s.jpeg_quality, quality=quality, policy=_worker_policy, lead_s=lead_s)
     return index, res, time.perf_counter() - t0
 
 
@@ -155,7 +180,8 @@ def _print_line(line: str) -> None:
 def record_dataset(task: str, episodes: int, seed: int, out: Path, robot: RobotConfig | None = None,
                    noise: float = 0.0, max_duration_s: float = 45.0, instruction: str | None = None,
                    progress: Callable[[str], None] = _print_line, workers: int = 1,
-                   jpeg_quality: int | None = None, quality: QualityConfig | None = None) -> dict:
+                   jpeg_quality: int | None = None, quality: QualityConfig | None = None,
+                   lead: PolicyLead | None = None) -> dict:
     """Episodes `seed .. seed+episodes-1`, one bag each under `out`, plus `out/summary.json`.
 
     Episode i always uses seed `seed+i` and bag `episode_{i:04d}`, so `workers` > 1 (one process and
@@ -163,6 +189,7 @@ def record_dataset(task: str, episodes: int, seed: int, out: Path, robot: RobotC
     run, only sooner; progress lines come in the order episodes finish. `jpeg_quality` writes the
     cameras as JPEG CompressedImage on `<topic>/compressed` (see `RigBagWriter`). `quality` records a
     mixed-quality set (None: the clean expert in every episode); an episode's mode depends on its seed only.
+    `lead`: a trained policy drives each episode first and the clean expert takes over (`lead.py`).
     """
     if episodes < 1:
         raise ValueError(f"episodes: got {episodes}, expected >= 1")
@@ -177,6 +204,13 @@ def record_dataset(task: str, episodes: int, seed: int, out: Path, robot: RobotC
                              "(quality.noise_stds), expected 0")
         quality.validate()
         quality.weights(task)
+    if lead is not None:
+        if quality is not None or noise > 0:
+            raise ValueError("lead: the expert that takes over is the clean one; expected no quality mix and noise 0")
+        lead.validate()
+        if lead.seconds[1] >= max_duration_s:
+            raise ValueError(f"lead seconds: got up to {lead.seconds[1]} s, expected less than max_duration_s "
+                             f"{max_duration_s} s (the expert needs time to take over)")
     task_instruction = make_task(task).instruction if instruction is None else instruction
     out = Path(out)
     jobs = [(i, seed + i, out / f"episode_{i:04d}") for i in range(episodes)]
@@ -184,7 +218,7 @@ def record_dataset(task: str, episodes: int, seed: int, out: Path, robot: RobotC
         if bag_path.exists():
             raise ValueError(f"out: {bag_path} already exists; choose an empty output directory")
     out.mkdir(parents=True, exist_ok=True)
-    settings = _Settings(task, robot, instruction, noise, max_duration_s, jpeg_quality, quality)
+    settings = _Settings(task, robot, instruction, noise, max_duration_s, jpeg_quality, quality, lead)
     results: dict[int, EpisodeResult] = {}
 
     def finished(index: int, res: EpisodeResult, wall_s: float) -> None:
@@ -212,11 +246,13 @@ def record_dataset(task: str, episodes: int, seed: int, out: Path, robot: RobotC
         "jpeg_quality": jpeg_quality,
         "quality": "expert" if quality is None else "mixed",
         "quality_config": None if quality is None else to_dict(quality),
+        "lead": None if lead is None else to_dict(lead),
         "success_rate": sum(r.success for r in ordered) / len(ordered),
         "by_mode": _by_mode(ordered),
         "per_episode": [
             {"seed": r.seed, "bag": Path(r.bag).name, "success": r.success, "subgoals": r.subgoals,
-             "quality": r.quality, "duration_s": r.duration_s, "phase_timeouts": r.timeouts}
+             "quality": r.quality, "duration_s": r.duration_s, "phase_timeouts": r.timeouts,
+             **({"lead_s": r.lead_s} if lead is not None else {})}
             for r in ordered
         ],
     }
