@@ -45,6 +45,8 @@ class EpisodeResult:
     """Quality mode, its parameters and when its mistake happened (see `quality.py`)."""
     lead_s: float = 0.0
     """Sim seconds a policy drove before the expert took over (`lead.py`); the bag starts there."""
+    lead_progress: dict[str, float] | None = None
+    """The task's progress distances (m, `Task.progress`) where the policy handed over."""
 
 
 class _Schedule:
@@ -71,10 +73,12 @@ def record_episode(env: SimEnv, seed: int, bag_path: Path, noise: float = 0.0, m
     first `lead_s` sim seconds unrecorded, then the expert takes over from that state; the bag's
     clock starts at the takeover and `max_duration_s` still counts from the reset."""
     robot = env.robot
+    handed_over = None
     if policy is None:
         env.reset(seed)
     else:
         lead_episode(env, policy, seed, lead_s)
+        handed_over = {k: round(float(v), 4) for k, v in env.task.progress(env.model, env.data).items()}
     start = env.time
     expert = make_expert(env.task.name, env, seed=seed, noise=noise, quality=quality)
     half = env.model.opt.timestep / 2
@@ -108,7 +112,7 @@ def record_episode(env: SimEnv, seed: int, bag_path: Path, noise: float = 0.0, m
     info = env.info()  # the final state, whatever the script meant to achieve
     subgoals = {k: bool(info[k]) for k in env.task.subgoals}
     return EpisodeResult(seed, bool(info["success"]), subgoals, round(env.time, 4), str(bag_path),
-                         list(expert.timeouts), quality_record(quality, expert), round(start, 4))
+                         list(expert.timeouts), quality_record(quality, expert), round(start, 4), handed_over)
 
 
 @dataclass
@@ -252,7 +256,7 @@ def record_dataset(task: str, episodes: int, seed: int, out: Path, robot: RobotC
         "per_episode": [
             {"seed": r.seed, "bag": Path(r.bag).name, "success": r.success, "subgoals": r.subgoals,
              "quality": r.quality, "duration_s": r.duration_s, "phase_timeouts": r.timeouts,
-             **({"lead_s": r.lead_s} if lead is not None else {})}
+             **({"lead_s": r.lead_s, "lead_progress": r.lead_progress} if lead is not None else {})}
             for r in ordered
         ],
     }

@@ -87,6 +87,7 @@ def test_the_bag_starts_where_the_policy_left_the_arm_and_holds_the_experts_comm
     with SimEnv("drawer", robot=robot) as env:
         lead_episode(env, lead.load(), SEED, episode["lead_s"])
         state = env.joint_state()
+        assert episode["lead_progress"] == pytest.approx(env.task.progress(env.model, env.data), abs=1e-3)
         assert np.abs(state - piper.HOME).max() > 0.02, "the policy moved the arms before the takeover"
         np.testing.assert_allclose(first_state, state, atol=1e-4)
         expert = make_expert("drawer", env)
