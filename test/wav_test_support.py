@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+
+SIM_CONFIG = Path(__file__).resolve().parents[1] / "config" / "sim_drawer.yaml"
 
 
 def wait_for(predicate, timeout: float = 10.0) -> bool:
@@ -31,3 +34,26 @@ def synthetic_dataset(root, episodes: int = 2, seconds: float = 1.2):
     bags = [write_rig_bag(root / f"bag{i}", robot, BagSpec(seconds=seconds, seed=i)) for i in range(episodes)]
     import_bags(bags, robot, root / "dataset")
     return root / "dataset"
+
+
+def small_robot(**overrides):
+    """The simulator rig with 48x64 cameras (same topics, rates and tolerances): bags stay small."""
+    from wav_core.config.loader import from_dict, load, to_dict
+    from wav_core.config.robot import RobotConfig
+
+    data = to_dict(load(RobotConfig, SIM_CONFIG, section="robot"))
+    for cam in data["cameras"]:
+        cam["width"], cam["height"] = 64, 48
+    data.update(overrides)
+    return from_dict(RobotConfig, data)
+
+
+def write_small_rig(path) -> Path:
+    """`small_robot()` as a rig YAML at `path`, for commands that take `--config`."""
+    import yaml
+
+    from wav_core.config.loader import to_dict
+
+    path = Path(path)
+    path.write_text(yaml.safe_dump({"robot": to_dict(small_robot())}))
+    return path

@@ -6,7 +6,6 @@ Each test runs in its own rclpy context and domain (conftest `ros_context`).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import threading
@@ -25,22 +24,15 @@ from rosbags.typesys import Stores, get_typestore
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
 
-from wav_core.config import RobotConfig, load
-from wav_test_support import wait_for
+from wav_core.config import RobotConfig
+from wav_test_support import small_robot, wait_for
 from wav_core.data.errors import BagError
 from wav_core.data.synthetic import T0_NS, BagSpec, joint_trajectory, write_rig_bag
 from wav_core.replay.live import LiveConfig
 from wav_ros.bag_player import BagPlayer, message_class, run_live
 
-REPO = Path(__file__).resolve().parents[2]
 WAIT = 30.0  # s: liveness bound on a shared, loaded machine; never a performance claim
 LEFT = "/left/joint_states_single"
-
-
-def small_robot() -> RobotConfig:
-    robot = load(RobotConfig, REPO / "config" / "sim_drawer.yaml", section="robot")
-    robot.cameras = [dataclasses.replace(c, width=64, height=48) for c in robot.cameras]
-    return robot
 
 
 @pytest.fixture(scope="module")

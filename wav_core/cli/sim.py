@@ -109,18 +109,13 @@ def _quality(args: argparse.Namespace):
 def _lead(args: argparse.Namespace):
     if not args.lead_model:
         return None
-    from wav_core.config.loader import ConfigError
     from wav_core.sim.lead import PolicyLead
 
     parts = args.lead_seconds.split(",")
     if len(parts) != 2:
         raise ValueError(f"--lead-seconds: got {args.lead_seconds!r}, expected MIN,MAX (sim seconds)")
-    lead = PolicyLead(args.lead_model, (_number("--lead-seconds", parts[0]), _number("--lead-seconds", parts[1])))
-    try:
-        lead.validate()
-    except ConfigError as exc:
-        raise ValueError(f"--lead-model/--lead-seconds: {exc}") from None
-    return lead
+    # record_dataset validates it (model directory, range) before anything is written
+    return PolicyLead(args.lead_model, (_number("--lead-seconds", parts[0]), _number("--lead-seconds", parts[1])))
 
 
 def _number(flag: str, text: str) -> float:

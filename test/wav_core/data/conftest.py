@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from wav_test_support import small_robot
 
-from wav_core.config.loader import from_dict, load, to_dict
 from wav_core.config.robot import RobotConfig
-
-SIM_CONFIG = Path(__file__).resolve().parents[3] / "config" / "sim_drawer.yaml"
-
-
-def small_robot(**overrides) -> RobotConfig:
-    """The simulator rig with 48x64 cameras (same topics, rates and tolerances)."""
-    data = to_dict(load(RobotConfig, SIM_CONFIG, section="robot"))
-    for cam in data["cameras"]:
-        cam["width"], cam["height"] = 64, 48
-    data.update(overrides)
-    return from_dict(RobotConfig, data)
 
 
 @pytest.fixture

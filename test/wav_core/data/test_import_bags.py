@@ -8,6 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from wav_test_support import small_robot
 
 from wav_core.cli.main import main as wav
 from wav_core.data.bags import open_bag
@@ -22,13 +23,7 @@ CAM_L = "/camera_l/color/image_raw"
 
 @pytest.fixture(scope="module")
 def mcap_import(tmp_path_factory):
-    from wav_core.config.loader import from_dict, load, to_dict
-    from wav_core.config.robot import RobotConfig
-
-    data = to_dict(load(RobotConfig, SIM_YAML, section="robot"))
-    for cam in data["cameras"]:
-        cam["width"], cam["height"] = 64, 48
-    robot = from_dict(RobotConfig, data)
+    robot = small_robot()
     root = tmp_path_factory.mktemp("mcap")
     spec = BagSpec(seconds=2.0, camera_jitter_s=0.004, drop_frames={"cam_high": [20, 21, 22, 23]},
                    corrupt_frames={"cam_left_wrist": [30, 31]}, instruction="open the drawer", row_padding=4)

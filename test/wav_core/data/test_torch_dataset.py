@@ -8,9 +8,9 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from wav_test_support import small_robot
 
-from wav_core.config.loader import ConfigError, from_dict, load, to_dict
-from wav_core.config.robot import RobotConfig
+from wav_core.config.loader import ConfigError
 from wav_core.data.errors import DatasetError
 from wav_core.data.import_bags import import_bags
 from wav_core.data.import_hdf5 import import_aloha
@@ -117,10 +117,7 @@ def test_load_dataset_errors(dataset_dir, tmp_path):
 def mixed_dir(tmp_path_factory):
     """Three recorded episodes, the middle one failed (as summary.json says)."""
     root = tmp_path_factory.mktemp("mixed")
-    rig = to_dict(load(RobotConfig, "config/sim_drawer.yaml", section="robot"))
-    for cam in rig["cameras"]:
-        cam["width"], cam["height"] = 64, 48
-    robot = from_dict(RobotConfig, rig)
+    robot = small_robot()
     for i in range(3):
         write_rig_bag(root / "bags" / f"episode_{i:04d}", robot, BagSpec(seconds=0.6, seed=i))
     (root / "bags" / "summary.json").write_text(json.dumps({"per_episode": [

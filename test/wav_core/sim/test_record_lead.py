@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 import torch
-import yaml
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
+from wav_test_support import write_small_rig
 
 from wav_core.cli.main import main
-from wav_core.config.loader import load, to_dict
+from wav_core.config.loader import load
 from wav_core.config.robot import RobotConfig
 from wav_core.model.files import save_model
 from wav_core.planning import PlannerConfig, random_policy
@@ -40,12 +40,7 @@ def moving_model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
-    root = tmp_path_factory.mktemp("rig")
-    cfg = to_dict(load(RobotConfig, "config/sim_drawer.yaml", section="robot"))
-    for cam in cfg["cameras"]:
-        cam["width"], cam["height"] = 64, 48
-    (root / "rig.yaml").write_text(yaml.safe_dump({"robot": cfg}))
-    return root / "rig.yaml"
+    return write_small_rig(tmp_path_factory.mktemp("rig") / "rig.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
+from wav_test_support import write_small_rig
 
 from wav_core.cli.main import main
-from wav_core.config.loader import load, to_dict
+from wav_core.config.loader import load
 from wav_core.config.robot import RobotConfig
 from wav_core.data.dataset import load_dataset
 from wav_core.data.import_bags import import_bags
@@ -27,10 +27,7 @@ SEEDS = (0, 1)
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory):
     root = tmp_path_factory.mktemp("mixed")
-    rig = to_dict(load(RobotConfig, "config/sim_drawer.yaml", section="robot"))
-    for cam in rig["cameras"]:
-        cam["width"], cam["height"] = 64, 48
-    (root / "rig.yaml").write_text(yaml.safe_dump({"robot": rig}))
+    write_small_rig(root / "rig.yaml")
     rc = main(["sim", "record", "--task", "bowl", "--episodes", str(len(SEEDS)), "--seed", str(SEEDS[0]),
                "--out", str(root / "bags"), "--config", str(root / "rig.yaml"), "--quality", "mixed",
                "--workers", "2"])
@@ -96,10 +93,7 @@ def test_import_keeps_the_failed_episode_with_its_outcome(mixed, tmp_path):
 def test_a_disturbed_episode_records_the_experts_commands_not_the_pushed_servos(tmp_path):
     """The bag of a `disturb` episode holds the corrective commands a policy should learn; replaying
     the same seed without rendering gives those commands and, beside them, the pushed servo targets."""
-    rig = to_dict(load(RobotConfig, "config/sim_drawer.yaml", section="robot"))
-    for cam in rig["cameras"]:
-        cam["width"], cam["height"] = 64, 48
-    (tmp_path / "rig.yaml").write_text(yaml.safe_dump({"robot": rig}))
+    write_small_rig(tmp_path / "rig.yaml")
     assert main(["sim", "record", "--task", "bowl", "--episodes", "1", "--seed", "1", "--max-duration", "2.5",
                  "--out", str(tmp_path / "bags"), "--config", str(tmp_path / "rig.yaml"), "--quality", "mixed",
                  "--mix", "disturb=1", "--disturb-stds", "0.03"]) == 0
