@@ -52,8 +52,14 @@ def scene(env: SimEnv, seed: int) -> np.ndarray:
     return np.array([cab[0], cab[1], block[0], block[1], body_yaw(env.data, "block")], dtype=np.float32)
 
 
+NO_TIME = os.environ.get("NOTIME") == "1"
+"""Ablation: the network is not told the episode time (the input is held at 0)."""
+READS = os.environ.get("READS", "latents")
+"""`latents`: the frame's tokenizer latents; `readout`: the model's action readout tokens of them."""
+
+
 def inputs(state: np.ndarray, scene_params: np.ndarray, t: float) -> np.ndarray:
-    return np.concatenate([state, scene_params, [t]]).astype(np.float32)
+    return np.concatenate([state, scene_params, [0.0 if NO_TIME else t]]).astype(np.float32)
 
 
 def latent_samples(dataset: str, model: str):
@@ -79,10 +85,15 @@ def latent_samples(dataset: str, model: str):
 
 
 def frame_latents(policy, frames: np.ndarray) -> np.ndarray:
-    """[T, V, H, W, 3] uint8 -> [T, V * C * h * w] tokenizer latents."""
+    """[T, V, H, W, 3] uint8 -> [T, V * C * h * w] tokenizer latents (READS=readout: [T, R * D], the
+    action expert's readout of them, tokens ordered as the world's patches)."""
     with torch.no_grad():
         img = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 1, 4, 2, 3).float() / 255.0
-        return policy.model.tokenizer.latents(img).reshape(len(frames), -1).numpy()
+        lat = policy.model.tokenizer.latents(img)
+        if READS == "readout":
+            obs = lat.permute(0, 1, 3, 4, 2).reshape(len(frames), -1, lat.shape[2])
+            return policy.model.action._readout(obs).reshape(len(frames), -1).numpy()
+        return lat.reshape(len(frames), -1).numpy()
 
 
 def samples(dataset: str, bag_dirs: list[str]):

@@ -158,22 +158,33 @@ def action_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=
         elif model.cfg.keyframe_goal:
             goal = target + model.cfg.keyframe_goal_noise * _randn(target.shape, target, generator)
     x0 = normalizer.encode_actions(batch["actions"], batch["state"], model.cfg.action_space)
+    state = normalizer.state(batch["state"])
+    prior = model.action.prior_chunk(states, state)
+    if prior is not None:  # the flow generates the residual around the prior's chunk
+        x0, prior_err = x0 - prior.detach(), (prior - x0).pow(2).mean((1, 2))
     t = _time(model, x0, generator)
     noise = _randn(x0.shape, x0, generator)
-    vel = model.action(interpolate(x0, noise, t), t, normalizer.state(batch["state"]),
+    vel = model.action(interpolate(x0, noise, t), t, state,
                        model.action.video_kv(states, goal), model.action.value_kv(value_states))
     loss = flow_loss(vel, x0, noise)
     metrics = {"action": loss.detach()}
+    if prior is not None:
+        prior_loss = _success_mean(prior_err, batch)
+        metrics["prior"] = prior_loss.detach()
+        loss = loss + model.cfg.action_prior_weight * prior_loss
     if model.cfg.keyframe_weight > 0:
         key = (predicted - target).pow(2).mean(-1)
-        if model.cfg.keyframe_episodes == "success":
-            ok = batch["success"].to(key.dtype)
-            key = (key * ok).sum() / ok.sum().clamp(min=1.0)
-        else:
-            key = key.mean()
+        key = _success_mean(key, batch) if model.cfg.keyframe_episodes == "success" else key.mean()
         metrics["keyframe"] = key.detach()
         loss = loss + model.cfg.keyframe_weight * key
     return loss, metrics
+
+
+def _success_mean(err: torch.Tensor, batch: dict) -> torch.Tensor:
+    """Mean of per-sample errors [B] over the successful episodes' samples (0 for a batch of none): what
+    a policy should head for is a success's."""
+    ok = batch["success"].to(err.dtype)
+    return (err * ok).sum() / ok.sum().clamp(min=1.0)
 
 
 LOSSES = {"tokenizer": tokenizer_loss, "world": world_loss, "value": value_loss, "action": action_loss}

@@ -137,6 +137,21 @@ def test_an_action_that_reads_its_keyframe_goal_plans_the_same_on_onnxruntime(tm
     assert rel(ort.actions, eager.actions) < 1e-4
 
 
+@pytest.mark.parametrize("solve", ["unrolled", "step"])
+def test_an_action_prior_plans_the_same_on_onnxruntime(tmp_path, observation, solve):
+    """The prior's chunk is part of the unrolled action graph, and added after the step-wise solve."""
+    cfg = PlannerConfig(K=1, M=2, N=2, S=3)
+    policy = random_policy("tiny", cfg, model_overrides={"conditioning": "future", "action_reads": "observation",
+                                                         "action_prior": True})
+    with torch.no_grad():  # a prior whose chunk is far from the flow's
+        policy.model.action.prior[-1].bias.fill_(0.5)
+    images, state = observation
+    eager = policy.plan(images, state, "open the drawer", seed=3)
+    policy.set_backend("onnxruntime", threads=1, onnx_dir=tmp_path / "onnx", solve=solve)
+    ort = policy.plan(images, state, "open the drawer", seed=3)
+    assert rel(ort.actions, eager.actions) < 1e-4
+
+
 def test_a_stale_export_is_detected_and_rebuilt(model_dir, tmp_path):
     policy = WAVPolicy.load(model_dir, CFG)
     model = copy.deepcopy(policy.model)

@@ -102,7 +102,8 @@ def test_planner_rejects_a_backend_built_for_other_sizes(policy):
                                        {"conditioning": "future", "action_reads": "observation", "keyframe_weight": 1.0,
                                         "keyframe_goal": True},
                                        {"conditioning": "future", "action_reads": "observation", "keyframe_weight": 1.0,
-                                        "keyframe_goal": True, "keyframe_goal_entry": "context"}])
+                                        "keyframe_goal": True, "keyframe_goal_entry": "context"},
+                                       {"conditioning": "future", "action_reads": "observation", "action_prior": True}])
 def test_static_plan_run_eagerly_equals_the_reference_planner_with_reused_buffers(overrides):
     policy = random_policy("tiny", CFG, model_overrides=overrides)
     planner = LatentPlanner(policy.model, policy.card.normalization, CFG)

@@ -52,8 +52,10 @@ class Backend:
         denoised value chunk under `future`; see WAVModel.value_states)."""
         model = self.model
         value_states = model.value_states(model.value.video_kv(states), value)
-        return model.solve_action(model.action.video_kv(states), model.action.value_kv(value_states),
-                                  state, noise, self.cfg.S)
+        actions = model.solve_action(model.action.video_kv(states), model.action.value_kv(value_states),
+                                     state, noise, self.cfg.S)
+        prior = model.action.prior_chunk(states, state)
+        return actions if prior is None else actions + prior
 
     def sync(self) -> None:
         """Wait for queued device work, so per-stage timings measure the work and not its launch."""

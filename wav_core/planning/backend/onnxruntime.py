@@ -108,5 +108,10 @@ class OnnxRuntimeBackend(Backend):
         if self.solve == "unrolled":
             return self._run(f"action_b{b}", states=states, z_val=z_val, state=state, noise=noise)
         video_kv, value_kv = self._run(f"action_kv_b{b}", states=states, z_val=z_val)
-        return euler_solve(lambda x, t: self._run(f"action_step_b{b}", video_kv=video_kv, value_kv=value_kv,
-                                                  x=x, t=t, state=state), noise, self.cfg.S)
+        actions = euler_solve(lambda x, t: self._run(f"action_step_b{b}", video_kv=video_kv, value_kv=value_kv,
+                                                     x=x, t=t, state=state), noise, self.cfg.S)
+        if self.model.action.prior is None:
+            return actions
+        dev = next(self.model.parameters()).device  # the prior is a small MLP, run in PyTorch
+        prior = self.model.action.prior_chunk([s.to(dev) for s in states.unbind(0)], state.to(dev))
+        return actions + prior.to(actions.device, actions.dtype)

@@ -1,0 +1,67 @@
+"""Give a model an action prior (`action_prior: true`) fitted on its own, and write the model with it.
+
+The prior is the action expert's dense regression of the chunk from the current frame's latents (every
+view, flattened) and the state; here it is fitted by squared error in normalised action units on the
+dataset's successful episodes, every tick, before the action stage continues the expert on the
+residuals (the stage's small batches would give the regression a few passes over the data; a
+separate fit gives it tens, as the frame network of docs/privileged had). Every other weight is
+copied unchanged, so the decoded chunk starts as the old expert's plus the prior's.
+
+  fit_prior.py MODEL_DIR DATASET OUT_MODEL_DIR [EPOCHS]
+"""
+import dataclasses
+import sys
+import time
+
+import numpy as np
+import torch
+
+from wav_core.data.torch_dataset import SampleSpec, WavDataset
+from wav_core.model.files import load_model, save_model
+from wav_core.model.wav import WAVModel
+
+torch.manual_seed(0)
+torch.set_num_threads(2)
+old, card = load_model(sys.argv[1])
+epochs = int(sys.argv[4]) if len(sys.argv) > 4 else 40
+cfg = dataclasses.replace(old.cfg, action_prior=True)
+model = WAVModel(cfg)
+missing, unexpected = model.load_state_dict(old.state_dict(), strict=False)
+assert not unexpected and all(k.startswith("action.prior.") for k in missing), (missing, unexpected)
+model.eval()
+norm = card.normalization
+ds = WavDataset(sys.argv[2], SampleSpec.for_model(cfg))
+X, Y, first = [], [], 0
+t0 = time.time()
+for e in ds.data.episodes:
+    start, first = first, first + e.ticks
+    if not e.success:
+        continue
+    for lo in range(0, e.ticks, 256):
+        batch = torch.utils.data.default_collate([ds[start + t] for t in range(lo, min(e.ticks, lo + 256))])
+        with torch.no_grad():
+            latents = model.tokenizer.latents(batch["history"][:, :, -1:])
+            b = latents.shape[0]
+            X.append(torch.cat([model.world._patchify(latents).reshape(b, -1), norm.state(batch["state"])], 1))
+            Y.append(norm.encode_actions(batch["actions"], batch["state"], cfg.action_space))
+X, Y = torch.cat(X), torch.cat(Y)
+print(f"{len(X)} ticks of successful episodes read in {time.time() - t0:.0f} s; inputs mean {X.mean():.3f} "
+      f"std {X.std():.3f}; targets std {Y.std():.3f}")
+prior = model.action.prior
+opt = torch.optim.AdamW(prior.parameters(), lr=1e-3, weight_decay=1e-4)
+steps = epochs * ((len(X) + 255) // 256)
+sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+t0, log = time.time(), []
+for epoch in range(epochs):
+    perm, total = torch.randperm(len(X)), 0.0
+    for i in range(0, len(X), 256):
+        idx = perm[i:i + 256]
+        loss = (prior(X[idx]).unflatten(-1, Y.shape[1:]) - Y[idx]).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        total += float(loss.detach()) * len(idx)
+    log.append(round(total / len(X), 5))
+print(f"{epochs} epochs in {time.time() - t0:.0f} s; squared error every 10 epochs {log[::10] + [log[-1]]}")
+save_model(sys.argv[3], model, card)

@@ -1,0 +1,92 @@
+"""`action_prior`: the action expert's flow generates the residual around a dense regression of the
+chunk from the frame's latents, the regression learns only from successful episodes, and every
+plan adds the two."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from wav_core.config.loader import ConfigError
+from wav_core.model.files import load_model, save_model
+from wav_core.model.normalize import Normalizer
+from wav_core.model.presets import tiny
+from wav_core.planning import random_policy
+from wav_core.planning.backend.base import Backend
+from wav_core.planning.config import PlannerConfig
+from wav_core.training.objectives import action_loss, set_trainable, train_step
+from wav_core.training.config import StageConfig
+
+from .test_conditioning_objectives import model_and_batch
+
+PRIOR = dict(action_reads="observation", action_prior=True)
+
+
+def _metrics(model, batch):
+    loss, metrics = action_loss(model, batch, Normalizer(), torch.Generator().manual_seed(7))
+    return float(loss.detach()), {k: float(v) for k, v in metrics.items()}
+
+
+def test_the_prior_learns_from_successes_and_the_flow_from_what_it_leaves():
+    model, batch = model_and_batch("future", **PRIOR)
+    batch["success"] = torch.tensor([True, False])
+    loss, m = _metrics(model, batch)
+    assert loss == pytest.approx(m["action"] + m["prior"], rel=1e-6)
+    # the failed episode's chunk does not reach the prior's loss, the successful one's does
+    failed = batch["actions"].clone()
+    failed[1] += 0.3
+    assert _metrics(model, dict(batch, actions=failed))[1]["prior"] == pytest.approx(m["prior"], rel=1e-6)
+    moved = batch["actions"].clone()
+    moved[0] += 0.3
+    assert _metrics(model, dict(batch, actions=moved))[1]["prior"] != pytest.approx(m["prior"], rel=1e-3)
+    # the flow's target is the chunk minus the prior's: shifting both by the same amount leaves it unchanged
+    norm, space = Normalizer(), model.cfg.action_space
+    moved = batch["actions"] + 0.1
+    shift = norm.encode_actions(moved, batch["state"], space) - norm.encode_actions(batch["actions"], batch["state"], space)
+    with torch.no_grad():
+        model.action.prior[-1].bias.add_(shift[0].flatten())
+    shifted = _metrics(model, dict(batch, actions=moved))
+    assert shifted[1]["action"] == pytest.approx(m["action"], rel=1e-5)
+
+
+def test_the_action_stage_fits_the_prior():
+    model, batch = model_and_batch("future", **PRIOR)
+    batch["success"] = torch.tensor([True, True])
+    opt = torch.optim.AdamW(set_trainable(model, "action"), lr=3e-3)
+    first = _metrics(model, batch)[1]["prior"]
+    for _ in range(30):
+        train_step(model, batch, "action", opt, Normalizer(), StageConfig(grad_clip=1.0),
+                   generator=torch.Generator().manual_seed(0))
+    assert _metrics(model, batch)[1]["prior"] < 0.2 * first
+
+
+def test_a_plan_decodes_the_flow_plus_the_prior():
+    model, batch = model_and_batch("future", **PRIOR)
+    backend = Backend(model, PlannerConfig(K=0, M=2, N=2, S=3))
+    ctx = model.context(batch["history"][:1], batch["instruction"][:1])
+    g = torch.Generator().manual_seed(1)
+    cfg = model.cfg
+    z_vid = torch.randn(1, len(cfg.views), cfg.n_future, cfg.tokenizer.latent_channels, *cfg.latent_hw, generator=g)
+    z_val = torch.randn(1, cfg.action_horizon, cfg.value_channels, generator=g)
+    noise = torch.randn(1, cfg.action_horizon, cfg.action_dim, generator=g)
+    state = torch.zeros(1, cfg.state_dim)
+    with torch.no_grad():
+        states = backend.features(ctx, z_vid)
+        before = backend.actions(states, z_val, state, noise)
+        model.action.prior[-1].bias.add_(0.3)
+        after = backend.actions(states, z_val, state, noise)
+    torch.testing.assert_close(after - before, torch.full_like(before, 0.3), atol=1e-5, rtol=0)
+
+
+def test_the_prior_needs_the_frame_and_travels_with_the_model_files(tmp_path):
+    with pytest.raises(ConfigError, match="action_prior: true needs action_reads: observation"):
+        dataclasses.replace(tiny(), action_prior=True).validate()
+    with pytest.raises(ConfigError, match="action_prior_weight: got 0"):
+        dataclasses.replace(tiny(), action_reads="observation", action_prior=True, action_prior_weight=0.0).validate()
+    policy = random_policy("tiny", PlannerConfig(K=0, M=2, N=2, S=3), model_overrides=PRIOR)
+    with torch.no_grad():
+        policy.model.action.prior[-1].bias.fill_(0.2)
+    save_model(tmp_path / "m", policy.model, policy.card)
+    model, card = load_model(tmp_path / "m")
+    assert card.config.action_prior and model.action.prior is not None
+    torch.testing.assert_close(model.action.prior[-1].bias, torch.full_like(model.action.prior[-1].bias, 0.2))
