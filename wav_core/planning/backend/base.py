@@ -54,8 +54,13 @@ class Backend:
         value_states = model.value_states(model.value.video_kv(states), value)
         actions = model.solve_action(model.action.video_kv(states), model.action.value_kv(value_states),
                                      state, noise, self.cfg.S)
-        prior = model.action.prior_chunk(states, state)
-        return actions if prior is None else actions + prior
+        return self.with_prior(actions, states, state)
+
+    def with_prior(self, actions: torch.Tensor, states: list[torch.Tensor], state: torch.Tensor) -> torch.Tensor:
+        """The executed chunk: the flow's solve plus the action prior's chunk (`action_prior`), which
+        every backend adds here; a backend that solves outside PyTorch passes its states as tensors."""
+        prior = self.model.action.prior_chunk(states, state)
+        return actions if prior is None else actions + prior.to(actions.device, actions.dtype)
 
     def sync(self) -> None:
         """Wait for queued device work, so per-stage timings measure the work and not its launch."""

@@ -110,8 +110,5 @@ class OnnxRuntimeBackend(Backend):
         video_kv, value_kv = self._run(f"action_kv_b{b}", states=states, z_val=z_val)
         actions = euler_solve(lambda x, t: self._run(f"action_step_b{b}", video_kv=video_kv, value_kv=value_kv,
                                                      x=x, t=t, state=state), noise, self.cfg.S)
-        if self.model.action.prior is None:
-            return actions
-        dev = next(self.model.parameters()).device  # the prior is a small MLP, run in PyTorch
-        prior = self.model.action.prior_chunk([s.to(dev) for s in states.unbind(0)], state.to(dev))
-        return actions + prior.to(actions.device, actions.dtype)
+        dev = next(self.model.parameters()).device  # the prior, a small MLP, runs in PyTorch
+        return self.with_prior(actions, [s.to(dev) for s in states.unbind(0)], state.to(dev))
