@@ -13,6 +13,9 @@ off the images; if it does not, from the data or the control loop.
   python docs/privileged/privileged.py replay OUT.json DATASET MODEL BAGS_DIR SEED [SEED ...]
   python docs/privileged/privileged.py fit-latent NET.safetensors DATASET MODEL
   python docs/privileged/privileged.py eval-latent OUT.json NET.safetensors MODEL FIRST_SEED EPISODES
+  SCENE_ERROR_CM=1 SCENE_ERROR_ON=block python docs/privileged/privileged.py eval ...   (a perception 1 cm off)
+  LEFT_NET=NET2.safetensors python docs/privileged/privileged.py eval-latent ...   (left arm from NET2)
+  COMPOSITE=right python docs/privileged/privileged.py eval-latent ...   (the model's chunk, right arm from NET)
 
 fit-latent / eval-latent: the same network reading the model's frozen tokenizer latents of the
 current frame (all views) instead of the scene's numbers: perception without the world module.
@@ -58,8 +61,46 @@ READS = os.environ.get("READS", "latents")
 """`latents`: the frame's tokenizer latents; `readout`: the model's action readout tokens of them."""
 
 
+SCENE_ERROR_CM = float(os.environ.get("SCENE_ERROR_CM", 0))
+"""`eval`: the scene as a perception SCENE_ERROR_CM off would see it: the position of each object named
+in SCENE_ERROR_ON (`block`, `cabinet`) moved this far in a direction drawn per episode."""
+
+
+def scene_error(seed: int) -> np.ndarray:
+    err = np.zeros(5, dtype=np.float32)
+    rng = np.random.default_rng(seed + 777)
+    for name, cols in (("cabinet", [0, 1]), ("block", [2, 3])):
+        angle = rng.uniform(0, 2 * np.pi)
+        if name in os.environ.get("SCENE_ERROR_ON", "block").split(","):
+            err[cols] = SCENE_ERROR_CM / 100 * np.array([np.cos(angle), np.sin(angle)])
+    return err
+
+
 def inputs(state: np.ndarray, scene_params: np.ndarray, t: float) -> np.ndarray:
     return np.concatenate([state, scene_params, [0.0 if NO_TIME else t]]).astype(np.float32)
+
+
+LIMIT = int(os.environ.get("EPISODES", 0)) or None
+"""`fit-latent`: fit on the first EPISODES successful episodes only (how the reach scales with scenes)."""
+
+
+SHIFT_PX = int(os.environ.get("SHIFT_PX", 0))
+SHIFT_COPIES = int(os.environ.get("SHIFT_COPIES", 4))
+"""`fit-latent`: SHIFT_COPIES copies of every frame, each view shifted by up to SHIFT_PX pixels (edge
+pixels repeated), drawn per frame and view: random-shift augmentation against too few scenes."""
+
+
+def shifted(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """[T, V, H, W, 3] -> the same, each (frame, view) cropped from an edge-padded copy at a random offset."""
+    s = SHIFT_PX
+    T, V, H, W, _ = frames.shape
+    pad = np.pad(frames, ((0, 0), (0, 0), (s, s), (s, s), (0, 0)), mode="edge")
+    out = np.empty_like(frames)
+    dy, dx = rng.integers(0, 2 * s + 1, (2, T, V))
+    for k in range(T):
+        for v in range(V):
+            out[k, v] = pad[k, v, dy[k, v]:dy[k, v] + H, dx[k, v]:dx[k, v] + W]
+    return out
 
 
 def latent_samples(dataset: str, model: str):
@@ -69,17 +110,21 @@ def latent_samples(dataset: str, model: str):
     size = "x".join(str(v) for v in policy.cfg.image_size)
     frames = np.load(Path(dataset, "cache", f"frames_{size}.npy"), mmap_mode="r")
     layout = json.load(open(Path(dataset, "cache", f"frames_{size}.json")))["episodes"]
-    xs, ys, episodes = [], [], 0
+    xs, ys, episodes, rng = [], [], 0, np.random.default_rng(0)
     for ep in layout:
+        if episodes == LIMIT:
+            break
         with h5py.File(Path(dataset, "episodes", ep["file"]), "r") as f:
             if not bool(f.attrs["success"]):
                 continue
             state, action, t = f["state"][:], f["action"][:], f["time"][:] - f["time"][0]
-        lat = frame_latents(policy, frames[ep["offset"]:ep["offset"] + ep["ticks"]])
+        clip = np.asarray(frames[ep["offset"]:ep["offset"] + ep["ticks"]])
         padded = np.concatenate([action, np.repeat(action[-1:], HORIZON, 0)])
-        for i in range(len(state)):
-            xs.append(np.concatenate([lat[i], inputs(state[i], np.zeros(0), t[i])]))
-            ys.append((padded[i:i + HORIZON] - state[i][None]).ravel())
+        for copy in range(SHIFT_COPIES if SHIFT_PX else 1):
+            lat = frame_latents(policy, shifted(clip, rng) if SHIFT_PX else clip)
+            for i in range(len(state)):
+                xs.append(np.concatenate([lat[i], inputs(state[i], np.zeros(0), t[i])]))
+                ys.append((padded[i:i + HORIZON] - state[i][None]).ravel())
         episodes += 1
     return np.stack(xs).astype(np.float32), np.stack(ys).astype(np.float32), episodes
 
@@ -153,8 +198,12 @@ def _fit(path, x, y, episodes):
     torch.manual_seed(0)
     torch.set_num_threads(2)
     net = Net(x.shape[1], y.shape[1])
-    for name, v in (("x_mean", x.mean(0)), ("x_std", x.std(0) + 1e-6), ("y_mean", y.mean(0)), ("y_std", y.std(0) + 1e-6)):
-        getattr(net, name).copy_(torch.from_numpy(v))
+    stats = (("x_mean", x.mean(0)), ("x_std", x.std(0) + 1e-6), ("y_mean", y.mean(0)), ("y_std", y.std(0) + 1e-6))
+    if os.environ.get("RAW") == "1":  # ablation: inputs and targets as they come, one scale for all
+        stats = (("x_mean", np.zeros(x.shape[1])), ("x_std", np.ones(x.shape[1])),
+                 ("y_mean", np.zeros(y.shape[1])), ("y_std", np.full(y.shape[1], y.std())))
+    for name, v in stats:
+        getattr(net, name).copy_(torch.from_numpy(np.asarray(v, dtype=np.float32)))
     xt, yt = torch.from_numpy(x), (torch.from_numpy(y) - net.y_mean) / net.y_std
     epochs = int(os.environ.get("EPOCHS", 60))
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
@@ -206,7 +255,7 @@ class ScenePolicy(EpisodePolicy):
 
     def plan(self, images, state, instruction=None, *, seed=None, warm=False) -> PlanResult:
         if self.params is None:
-            self.params = scene(self.scene_env, self.env.seed)
+            self.params = scene(self.scene_env, self.env.seed) + scene_error(self.env.seed)
         with torch.no_grad():
             delta = self.net.chunk(torch.from_numpy(inputs(state, self.params, self.env.time))[None])[0].numpy()
         actions = delta.reshape(HORIZON, 14) + state[None]
@@ -229,6 +278,41 @@ class LatentPolicy(EpisodePolicy):
         return PlanResult(actions=actions.astype(np.float32), values=np.zeros((HORIZON, 17), np.float32), snr=0.0)
 
 
+ARMS = {"right": list(range(7, 14)), "left": list(range(0, 7))}
+
+
+class TwoNetPolicy(LatentPolicy):
+    """Two frame networks: the left arm's columns (joints 0-6) from LEFT_NET, the right arm's from NET."""
+
+    def __init__(self, policy, env: SimEnv, net: Net):
+        super().__init__(policy, env, net)
+        self.left = load_net(os.environ["LEFT_NET"])
+
+    def plan(self, images, state, instruction=None, *, seed=None, warm=False) -> PlanResult:
+        res = super().plan(images, state, instruction, seed=seed, warm=warm)
+        right_net, self.net = self.net, self.left
+        try:
+            left = super().plan(images, state, instruction, seed=seed, warm=warm)
+        finally:
+            self.net = right_net
+        res.actions[:, ARMS["left"]] = left.actions[:, ARMS["left"]]
+        return res
+
+
+class CompositePolicy(LatentPolicy):
+    """The WAV model plans the chunk (K = 0, action noise off) and the frame network's chunk replaces
+    the columns of the arms named in COMPOSITE (`right`: joints 7-13, gripper included): whether the
+    model's other arm and the network's reach together complete the task."""
+
+    def plan(self, images, state, instruction=None, *, seed=None, warm=False) -> PlanResult:
+        res = EpisodePolicy.plan(self, images, state, instruction, seed=seed, warm=warm)
+        net = super().plan(images, state, instruction, seed=seed, warm=warm)
+        cols = [j for arm in os.environ["COMPOSITE"].split(",") for j in ARMS[arm]]
+        actions = np.array(res.actions, dtype=np.float32)
+        actions[:, cols] = net.actions[:, cols]
+        return PlanResult(actions=actions, values=res.values, snr=res.snr)
+
+
 class ReplayPolicy(EpisodePolicy):
     """The recorded commands from the tick the sim clock has reached."""
 
@@ -249,7 +333,10 @@ def _init(model, net_path):
     from wav_core.config.robot import RobotConfig
 
     torch.set_num_threads(1)
-    _W["policy"] = PolicySource(model).load(PlannerConfig(K=0, M=1, N=1, S=5))
+    # COMPOSITE: the WAV model plans as `wav eval --K 0 --M 8 --N 2 --S 5 --action-temperature 0` does
+    planner = PlannerConfig(K=0, M=8, N=2, S=5, action_temperature=0.0) if os.environ.get("COMPOSITE") else \
+        PlannerConfig(K=0, M=1, N=1, S=5)
+    _W["policy"] = PolicySource(model).load(planner)
     _W["env"] = SimEnv("drawer", RobotConfig())
     _W["net"] = load_net(net_path) if net_path else None
 
@@ -257,6 +344,10 @@ def _init(model, net_path):
 def _episode(seed):
     if "recorded" in _W:
         policy = ReplayPolicy(_W["policy"], _W["env"], _W["recorded"][seed])
+    elif _W.get("latent") and os.environ.get("LEFT_NET"):
+        policy = TwoNetPolicy(_W["policy"], _W["env"], _W["net"])
+    elif _W.get("latent") and os.environ.get("COMPOSITE"):
+        policy = CompositePolicy(_W["policy"], _W["env"], _W["net"])
     elif _W.get("latent"):
         policy = LatentPolicy(_W["policy"], _W["env"], _W["net"])
     else:
