@@ -121,6 +121,13 @@ class ModelConfig:
     learns slowly to find a small object, while a dense map of the whole frame turns where it sits
     straight into features. On the drawer four readout tokens brought the left tool from 3.6 to
     1.3 cm of the handle (README, run 19)."""
+    action_frame_norm: bool = False
+    """`action_reads: observation`: standardise the current frame's latents per feature (every view,
+    patch and channel; mean and spread of the training set's frames, set once at the start of the
+    action stage and kept with the weights) before the action expert's tokens, readout, prior and
+    keyframe head read them. A frame network reading the latents unscaled stopped 3.7 cm from the
+    drawer's block, standardised 1.7 cm, and every WAV expert, which read them unscaled, 3.5-4.1 cm
+    (README, run 37)."""
     action_prior: bool = False
     """`action_reads: observation`: the action expert decodes a residual around a dense regression of
     the chunk (an MLP of the current frame's latents, every view flattened, and the state), which the
@@ -214,6 +221,9 @@ class ModelConfig:
         if self.action_readout and self.action_reads != "observation":
             raise ConfigError(f"action_readout: {self.action_readout} tokens need action_reads: observation, "
                               f"got action_reads {self.action_reads!r}")
+        if self.action_frame_norm and self.action_reads != "observation":
+            raise ConfigError(f"action_frame_norm: true needs action_reads: observation (it standardises the "
+                              f"frame's latents the expert reads), got {self.action_reads!r}")
         if self.action_prior and self.action_reads != "observation":
             raise ConfigError(f"action_prior: true needs action_reads: observation (the prior reads the frame's "
                               f"latents), got {self.action_reads!r}")

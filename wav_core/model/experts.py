@@ -115,6 +115,12 @@ class ActionExpert(_Expert):
         if cfg.action_reads == "observation":
             self.obs_in = nn.Linear(cfg.tokenizer.latent_channels * cfg.world.patch ** 2, cfg.world.dim)
             self.obs_pos = nn.Parameter(torch.randn(cfg.state_tokens - cfg.world_tokens, cfg.world.dim) * 0.02)
+        self.frame_norm = cfg.action_frame_norm
+        if cfg.action_frame_norm:
+            shape = (cfg.state_tokens - cfg.world_tokens, self.obs_in.in_features)
+            self.register_buffer("frame_mean", torch.zeros(shape))
+            self.register_buffer("frame_std", torch.ones(shape))
+            self.register_buffer("frame_norm_set", torch.zeros(()))
         self.readout = None
         if cfg.action_readout:
             flat = (cfg.state_tokens - cfg.world_tokens) * self.obs_in.in_features
@@ -159,8 +165,29 @@ class ActionExpert(_Expert):
         return self.prior(torch.cat([obs, state], 1)).unflatten(-1, self.chunk_shape)
 
     def _frame(self, states: list[torch.Tensor]) -> torch.Tensor:
-        """The current frame's latents that ride on every block's states."""
-        return states[0][:, self.world_tokens:, :self.obs_in.in_features]
+        """The current frame's latents that ride on every block's states (standardised under
+        `action_frame_norm`)."""
+        frame = states[0][:, self.world_tokens:, :self.obs_in.in_features]
+        return (frame - self.frame_mean) / self.frame_std if self.frame_norm else frame
+
+    @property
+    def frame_norm_pending(self) -> bool:
+        """`action_frame_norm` whose statistics have not been set yet (`set_frame_norm`)."""
+        return self.frame_norm and not bool(self.frame_norm_set)
+
+    @torch.no_grad()
+    def set_frame_norm(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Per-feature mean and spread [tokens, features] of the training set's current-frame latents
+        as they ride on the states (`LatentCache.frame_statistics`)."""
+        for name, v in (("mean", mean), ("std", std)):
+            if v.shape != self.frame_mean.shape or not torch.isfinite(v).all():
+                raise ValueError(f"set_frame_norm: {name} of shape {tuple(v.shape)}, expected finite values of "
+                                 f"shape {tuple(self.frame_mean.shape)}")
+        if not (std > 0).all():
+            raise ValueError("set_frame_norm: std must be > 0 for every feature")
+        self.frame_mean.copy_(mean)
+        self.frame_std.copy_(std)
+        self.frame_norm_set.fill_(1.0)
 
     def predict_keyframe(self, states: list[torch.Tensor]) -> torch.Tensor:
         """[B, state_dim] each arm's normalised state at its next gripper change, read from the

@@ -74,6 +74,12 @@ class WorldModel(nn.Module):
         x = x.reshape(b, v, f, c, h // p, p, w // p, p).permute(0, 1, 2, 4, 6, 3, 5, 7)
         return x.reshape(b * v, f * (h // p) * (w // p), c * p * p)
 
+    def frame_tokens(self, latents: torch.Tensor) -> torch.Tensor:
+        """[B, V, C, h, w] one frame's latents -> [B, V * tokens_per_frame, C * patch^2], the order in
+        which `action_reads: observation` appends the current frame to the states."""
+        b = latents.shape[0]
+        return self._patchify(latents[:, :, None]).reshape(b, -1, latents.shape[2] * self.cfg.world.patch ** 2)
+
     def _unpatchify(self, x: torch.Tensor, b: int, f: int) -> torch.Tensor:
         v = len(self.cfg.views)
         p, c = self.cfg.world.patch, self.cfg.tokenizer.latent_channels

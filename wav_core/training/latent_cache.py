@@ -47,3 +47,17 @@ class LatentCache:
         """History [B, V, Fh, C, h, w] and future [B, V, Ff, C, h, w] latents of a batch's samples."""
         hist, fut = zip(*(self.at(ds, ep, t) for ep, t in zip(episodes, ticks)))
         return torch.stack(hist), torch.stack(fut)
+
+    @torch.no_grad()
+    def frame_statistics(self, world) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-feature mean and spread [tokens, features] over every cached frame, arranged as the
+        world appends the current frame to its states (`action_frame_norm`)."""
+        total, sq, n = 0.0, 0.0, 0
+        for lat in self.latents.values():
+            tokens = world.frame_tokens(lat.transpose(0, 1).float()).double()  # [T, tokens, features]
+            total, sq, n = total + tokens.sum(0), sq + tokens.pow(2).sum(0), n + len(tokens)
+        if n < 2:
+            raise ValueError(f"frame statistics need at least 2 cached frames, got {n}")
+        mean = total / n
+        std = ((sq - n * mean.pow(2)) / (n - 1)).clamp_min(0).sqrt()
+        return mean.float(), (std + 1e-4).float()
