@@ -127,7 +127,8 @@ class ModelConfig:
     action stage and kept with the weights) before the action expert's tokens, readout, prior and
     keyframe head read them. A frame network reading the latents unscaled stopped 3.7 cm from the
     drawer's block, standardised 1.7 cm, and every WAV expert, which read them unscaled, 3.5-4.1 cm
-    (README, run 37)."""
+    (README, run 37); an expert continued 4000 steps with them standardised still stopped 3.9-4.0 cm
+    (run 38)."""
     action_prior: bool = False
     """`action_reads: observation`: the action expert decodes a residual around a dense regression of
     the chunk (an MLP of the current frame's latents, every view flattened, and the state), which the
