@@ -116,7 +116,7 @@ class WorldModel(nn.Module):
             if return_states:
                 states.append(x.reshape(b, v * x.shape[1], x.shape[2]))
         if return_states and self.cfg.action_reads == "observation":
-            current = tokens[:, (fh - 1) * n_tok:fh * n_tok].reshape(b, v * n_tok, tokens.shape[-1])
+            current = self.frame_tokens(memory[:, :, -1])
             current = F.pad(current, (0, x.shape[-1] - current.shape[-1]))
             states = [torch.cat([s, current], 1) for s in states]
         vel = None

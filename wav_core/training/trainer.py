@@ -231,7 +231,8 @@ def train(run: str | Path, cfg: RunConfig, data_dir: str | Path, stages: list[st
             cache = latents if latents is not None else LatentCache.build(model.tokenizer, ds, env.device)
             model.action.set_frame_norm(*cache.frame_statistics(model.world))
             if env.main:
-                log(f"[{stage}] frame latents standardised per feature over {sum(len(v[0]) for v in cache.latents.values())} frames")
+                frames = sum(lat.shape[1] for lat in cache.latents.values())
+                log(f"[{stage}] frame latents standardised per feature over {frames} frames")
         # Stage 3 under `action_futures: imagined`: each sample's imagined future, made on first use.
         imagined = ImaginedFutures(cfg.seed) if stage == "action" and mcfg.action_futures == "imagined" else None
         samples = ds.stage_samples(stage, cfg.train.action_episodes)
