@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--S", type=int, default=10)
     p.add_argument("--value-steps", type=int, default=0,
                    help="flow steps of the value solves (default: S); fewer cut the plan's value-expert calls")
+    p.add_argument("--feature-steps", type=int, default=0,
+                   help="world denoising steps before the experts read a future (0: the model's feature_time); "
+                        "under conditioning future the time 1 - steps/S must lie in the model's feature_time_range")
     p.add_argument("--replan-after", type=int, default=0, help="steps of each chunk executed before replanning (0: all)")
     p.add_argument("--max-seconds", type=float, default=40.0)
     p.add_argument("--mode", default="async", choices=["async", "sync"],
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         cfg.executor, cfg.safety = policy_cfg.executor, policy_cfg.safety
     key, values = _sweep_values(args.sweep) if args.sweep else ("K", [args.K])
     planners = [PlannerConfig(K=v if key == "K" else args.K, M=args.M, N=args.N, S=args.S,
-                              value_steps=args.value_steps, warm_start=v if key == "warm" else args.warm_start,
+                              value_steps=args.value_steps, feature_steps=args.feature_steps, warm_start=v if key == "warm" else args.warm_start,
                               action_temperature=args.action_temperature,
                               plan_temperature=args.plan_temperature, blind_scores=args.blind_scores)
                 for v in values]

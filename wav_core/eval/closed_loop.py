@@ -370,7 +370,7 @@ def summarize(episodes: list[EpisodeResult], cfg: EvalConfig, planner: PlannerCo
     subgoal_names = sorted({k for e in episodes for k in e.subgoals})
     return {
         "task": cfg.task, "K": planner.K, "M": planner.M, "N": planner.N, "S": planner.S,
-        "value_steps": planner.value_solve_steps,
+        "value_steps": planner.value_solve_steps, "feature_steps": planner.feature_steps,
         "warm_start": planner.warm_start, "action_temperature": planner.action_temperature,
         "plan_temperature": planner.plan_temperature,
         "blind_scores": planner.blind_scores,

@@ -146,3 +146,24 @@ def test_async_episodes_keep_moving_while_planning_and_sync_episodes_wait(model_
     assert s_.holds["plan_late"] > 0 and len(s_.plan_ms) < len(a.plan_ms)
     assert y.holds == {} and len(y.plan_ms) == int(np.ceil(2.0 / horizon_s))
     assert summarize([a], fast, PLANNERS[1])["mode"] == "async" and summarize([y], sync, PLANNERS[1])["mode"] == "sync"
+
+
+def test_feature_steps_choose_where_a_future_model_reads_its_imagined_future(tmp_path, capsys):
+    """`--feature-steps` sets the world's denoising before the experts read a future (here t = 0.5
+    of S = 2); the JSON records it, and a time outside what the model was trained on is refused with
+    its range."""
+    import json
+
+    policy = random_policy("tiny", PLANNERS[0], model_overrides={"conditioning": "future"})
+    model = save_model(tmp_path / "future", policy.model, policy.card)
+    base = ["eval", "--model", str(model), "--episodes", "1", "--seed", "45", "--K", "0", "--M", "2", "--N", "2",
+            "--S", "2", "--max-seconds", "0.5", "--threads", "1"]
+    runs = {}
+    for steps in (0, 1):
+        out = tmp_path / f"fs{steps}.json"
+        assert main(base + ["--feature-steps", str(steps), "--json", str(out)]) == 0
+        runs[steps] = json.loads(out.read_text())
+    assert (runs[0]["feature_steps"], runs[1]["feature_steps"]) == (0, 1)
+    capsys.readouterr()
+    assert main(base + ["--S", "10", "--feature-steps", "1"]) == 2
+    assert "feature_steps: 1 of S=10 takes world features at t=0.900" in capsys.readouterr().err
