@@ -8,8 +8,13 @@ separate fit gives it tens, as the frame network of docs/privileged had). Every 
 copied unchanged, so the decoded chunk starts as the old expert's plus the prior's.
 
   fit_prior.py MODEL_DIR DATASET OUT_MODEL_DIR [EPOCHS]
+
+JOINTS=7,8,9,10,11,12 fits the prior on those action dimensions alone (`action_prior_joints`, run 40);
+FRAME_NORM=1 standardises the frame's latents per feature over the ticks read (`action_frame_norm`,
+whose statistics the model keeps; the expert then reads them standardised too).
 """
 import dataclasses
+import os
 import sys
 import time
 
@@ -24,10 +29,16 @@ torch.manual_seed(0)
 torch.set_num_threads(2)
 old, card = load_model(sys.argv[1])
 epochs = int(sys.argv[4]) if len(sys.argv) > 4 else 40
-cfg = dataclasses.replace(old.cfg, action_prior=True)
+joints = [int(j) for j in os.environ.get("JOINTS", "").split(",") if j]
+frame_norm = os.environ.get("FRAME_NORM", "0") == "1"
+cfg = dataclasses.replace(old.cfg, action_prior=True, action_prior_joints=joints,
+                          action_frame_norm=old.cfg.action_frame_norm or frame_norm)
+cfg.validate()
 model = WAVModel(cfg)
 missing, unexpected = model.load_state_dict(old.state_dict(), strict=False)
-assert not unexpected and all(k.startswith("action.prior.") for k in missing), (missing, unexpected)
+new_norm = cfg.action_frame_norm and not old.cfg.action_frame_norm
+assert not unexpected and all(k.startswith("action.prior.") or (new_norm and k.startswith("action.frame_"))
+                              for k in missing), (missing, unexpected)
 model.eval()
 norm = card.normalization
 ds = WavDataset(sys.argv[2], SampleSpec.for_model(cfg))
@@ -42,9 +53,17 @@ for e in ds.data.episodes:
         with torch.no_grad():
             latents = model.tokenizer.latents(batch["history"][:, :, -1:])
             b = latents.shape[0]
-            X.append(torch.cat([model.world._patchify(latents).reshape(b, -1), norm.state(batch["state"])], 1))
+            X.append(torch.cat([model.world.frame_tokens(latents[:, :, 0]).reshape(b, -1), norm.state(batch["state"])], 1))
             Y.append(norm.encode_actions(batch["actions"], batch["state"], cfg.action_space))
 X, Y = torch.cat(X), torch.cat(Y)
+n_frame = X.shape[1] - cfg.state_dim
+if new_norm:  # the statistics the model keeps, over every tick read
+    mean, std = X[:, :n_frame].double().mean(0), X[:, :n_frame].double().std(0)
+    model.action.set_frame_norm(mean.float().reshape(model.action.frame_mean.shape),
+                                (std + 1e-4).float().reshape(model.action.frame_std.shape))
+if cfg.action_frame_norm:
+    X[:, :n_frame] = (X[:, :n_frame] - model.action.frame_mean.flatten()) / model.action.frame_std.flatten()
+mask = model.action.prior_mask
 print(f"{len(X)} ticks of successful episodes read in {time.time() - t0:.0f} s; inputs mean {X.mean():.3f} "
       f"std {X.std():.3f}; targets std {Y.std():.3f}")
 prior = model.action.prior
@@ -56,7 +75,7 @@ for epoch in range(epochs):
     perm, total = torch.randperm(len(X)), 0.0
     for i in range(0, len(X), 256):
         idx = perm[i:i + 256]
-        loss = (prior(X[idx]).unflatten(-1, Y.shape[1:]) - Y[idx]).pow(2).mean()
+        loss = ((prior(X[idx]).unflatten(-1, Y.shape[1:]) - Y[idx]) * mask).pow(2).sum(-1).mean() / mask.sum()
         opt.zero_grad()
         loss.backward()
         opt.step()

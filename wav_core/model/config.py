@@ -136,6 +136,10 @@ class ModelConfig:
     what the regression leaves: the choice among the plan's futures and the demonstrations' spread.
     On the drawer (README, run 36) it brought the right tool nearer the block on 34 of 40 seeds, but
     its mean chunk blurred the left arm's gripper timing (the drawer opened in 4 of 40): off by default."""
+    action_prior_joints: list[int] = field(default_factory=list)
+    """Action dimensions the prior predicts (empty: all); the flow alone generates the others. Run 36's
+    prior over every dimension blurred the gripper's timing; one over an arm's joints leaves the
+    grippers and the other arm to the flow."""
     action_prior_hidden: int = 512
     action_prior_weight: float = 1.0
     """Weight of the prior's squared error (normalised action units) beside the flow loss."""
@@ -228,6 +232,11 @@ class ModelConfig:
         if self.action_prior and self.action_reads != "observation":
             raise ConfigError(f"action_prior: true needs action_reads: observation (the prior reads the frame's "
                               f"latents), got {self.action_reads!r}")
+        joints = self.action_prior_joints
+        if any(not 0 <= j < self.action_dim for j in joints) or len(set(joints)) != len(joints):
+            raise ConfigError(f"action_prior_joints: got {joints}, expected distinct indices in [0, {self.action_dim})")
+        if joints and not self.action_prior:
+            raise ConfigError(f"action_prior_joints: {joints} needs action_prior: true")
         if self.action_prior_hidden < 1:
             raise ConfigError(f"action_prior_hidden: got {self.action_prior_hidden}, expected >= 1")
         if not self.action_prior_weight > 0.0:

@@ -150,19 +150,23 @@ class ActionExpert(_Expert):
             h = cfg.action_prior_hidden
             self.prior = nn.Sequential(nn.Linear(n_in, h), nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, h),
                                        nn.GELU(), nn.Linear(h, cfg.action_horizon * cfg.action_dim))
+            mask = torch.zeros(cfg.action_dim) if cfg.action_prior_joints else torch.ones(cfg.action_dim)
+            mask[list(cfg.action_prior_joints)] = 1.0
+            self.register_buffer("prior_mask", mask, persistent=False)
 
     def _readout(self, obs: torch.Tensor) -> torch.Tensor:
         return self.readout(obs.flatten(1)).unflatten(-1, (-1, self.obs_pos.shape[-1]))
 
     def prior_chunk(self, states: list[torch.Tensor], state: torch.Tensor) -> torch.Tensor | None:
         """[B, H, A] the prior's chunk (normalised actions) from the current frame's latents that ride on
-        `states` and the normalised state [B, S]; None without `action_prior`."""
+        `states` and the normalised state [B, S], 0 outside `action_prior_joints`; None without
+        `action_prior`."""
         if self.prior is None:
             return None
         obs = self._frame(states).flatten(1)
         if state.shape[0] != obs.shape[0]:
             state = state.expand(obs.shape[0], -1)
-        return self.prior(torch.cat([obs, state], 1)).unflatten(-1, self.chunk_shape)
+        return self.prior(torch.cat([obs, state], 1)).unflatten(-1, self.chunk_shape) * self.prior_mask
 
     def _frame(self, states: list[torch.Tensor]) -> torch.Tensor:
         """The current frame's latents that ride on every block's states (standardised under

@@ -90,3 +90,36 @@ def test_the_prior_needs_the_frame_and_travels_with_the_model_files(tmp_path):
     model, card = load_model(tmp_path / "m")
     assert card.config.action_prior and model.action.prior is not None
     torch.testing.assert_close(model.action.prior[-1].bias, torch.full_like(model.action.prior[-1].bias, 0.2))
+
+
+def test_a_prior_over_some_joints_leaves_the_others_to_the_flow(tmp_path):
+    model, batch = model_and_batch("future", **PRIOR, action_prior_joints=[1])
+    batch["success"] = torch.tensor([True, True])
+    with torch.no_grad():
+        model.action.prior[-1].bias.fill_(0.5)
+    _, m = _metrics(model, batch)
+    # a chunk that differs only outside the prior's joints leaves its loss unchanged, and moves the flow's
+    other = batch["actions"].clone()
+    other[..., 0] += 0.3
+    moved = _metrics(model, dict(batch, actions=other))[1]
+    assert moved["prior"] == pytest.approx(m["prior"], rel=1e-6) and moved["action"] != pytest.approx(m["action"])
+    own = batch["actions"].clone()
+    own[..., 1] += 0.3
+    assert _metrics(model, dict(batch, actions=own))[1]["prior"] != pytest.approx(m["prior"], rel=1e-3)
+    # the chunk a plan adds is the prior's on joint 1 and 0 elsewhere, after a round trip through the files
+    policy = random_policy("tiny", PlannerConfig(K=0, M=2, N=2, S=3), model_overrides=dict(PRIOR, action_prior_joints=[1]))
+    with torch.no_grad():
+        policy.model.action.prior[-1].bias.fill_(0.2)
+    save_model(tmp_path / "m", policy.model, policy.card)
+    loaded, card = load_model(tmp_path / "m")
+    assert card.config.action_prior_joints == [1]
+    state = torch.zeros(1, card.config.state_dim)
+    states = [torch.zeros(1, card.config.state_tokens, card.config.world.dim)]
+    with torch.no_grad():
+        chunk = loaded.action.prior_chunk(states, state)
+    assert torch.all(chunk[..., 1] != 0) and torch.all(chunk[..., [0] + list(range(2, chunk.shape[-1]))] == 0)
+    for joints, match in (([card.config.action_dim], "action_prior_joints: got"), ([1, 1], "distinct")):
+        with pytest.raises(ConfigError, match=match):
+            dataclasses.replace(card.config, action_prior_joints=joints).validate()
+    with pytest.raises(ConfigError, match="needs action_prior: true"):
+        dataclasses.replace(card.config, action_prior=False, action_prior_joints=[1]).validate()
