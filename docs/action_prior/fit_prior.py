@@ -10,8 +10,9 @@ copied unchanged, so the decoded chunk starts as the old expert's plus the prior
   fit_prior.py MODEL_DIR DATASET OUT_MODEL_DIR [EPOCHS]
 
 JOINTS=7,8,9,10,11,12 fits the prior on those action dimensions alone (`action_prior_joints`, run 40);
-FRAME_NORM=1 standardises the frame's latents per feature over the ticks read (`action_frame_norm`,
-whose statistics the model keeps; the expert then reads them standardised too).
+FRAME_NORM=1 standardises the frame's latents per feature (`action_frame_norm`: the statistics the
+action stage would set, over every frame of the dataset, kept by the model; the expert then reads
+them standardised too).
 """
 import dataclasses
 import os
@@ -24,6 +25,7 @@ import torch
 from wav_core.data.torch_dataset import SampleSpec, WavDataset
 from wav_core.model.files import load_model, save_model
 from wav_core.model.wav import WAVModel
+from wav_core.training.latent_cache import LatentCache
 
 torch.manual_seed(0)
 torch.set_num_threads(2)
@@ -42,6 +44,8 @@ assert not unexpected and all(k.startswith("action.prior.") or (new_norm and k.s
 model.eval()
 norm = card.normalization
 ds = WavDataset(sys.argv[2], SampleSpec.for_model(cfg))
+if new_norm:
+    model.action.set_frame_norm(*LatentCache.build(model.tokenizer, ds).frame_statistics(model.world))
 X, Y, first = [], [], 0
 t0 = time.time()
 for e in ds.data.episodes:
@@ -56,14 +60,9 @@ for e in ds.data.episodes:
             X.append(torch.cat([model.world.frame_tokens(latents[:, :, 0]).reshape(b, -1), norm.state(batch["state"])], 1))
             Y.append(norm.encode_actions(batch["actions"], batch["state"], cfg.action_space))
 X, Y = torch.cat(X), torch.cat(Y)
-n_frame = X.shape[1] - cfg.state_dim
-if new_norm:  # the statistics the model keeps, over every tick read
-    mean, std = X[:, :n_frame].double().mean(0), X[:, :n_frame].double().std(0)
-    model.action.set_frame_norm(mean.float().reshape(model.action.frame_mean.shape),
-                                (std + 1e-4).float().reshape(model.action.frame_std.shape))
 if cfg.action_frame_norm:
+    n_frame = X.shape[1] - cfg.state_dim
     X[:, :n_frame] = (X[:, :n_frame] - model.action.frame_mean.flatten()) / model.action.frame_std.flatten()
-mask = model.action.prior_mask
 print(f"{len(X)} ticks of successful episodes read in {time.time() - t0:.0f} s; inputs mean {X.mean():.3f} "
       f"std {X.std():.3f}; targets std {Y.std():.3f}")
 prior = model.action.prior
@@ -75,7 +74,7 @@ for epoch in range(epochs):
     perm, total = torch.randperm(len(X)), 0.0
     for i in range(0, len(X), 256):
         idx = perm[i:i + 256]
-        loss = ((prior(X[idx]).unflatten(-1, Y.shape[1:]) - Y[idx]) * mask).pow(2).sum(-1).mean() / mask.sum()
+        loss = model.action.prior_error(prior(X[idx]).unflatten(-1, Y.shape[1:]), Y[idx]).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()

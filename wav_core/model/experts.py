@@ -168,6 +168,11 @@ class ActionExpert(_Expert):
             state = state.expand(obs.shape[0], -1)
         return self.prior(torch.cat([obs, state], 1)).unflatten(-1, self.chunk_shape) * self.prior_mask
 
+    def prior_error(self, prior: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """[B] the prior's squared error on the chunk [B, H, A], averaged over `action_prior_joints`."""
+        mask = self.prior_mask
+        return ((prior - target) * mask).pow(2).sum(-1).mean(1) / mask.sum()
+
     def _frame(self, states: list[torch.Tensor]) -> torch.Tensor:
         """The current frame's latents that ride on every block's states (standardised under
         `action_frame_norm`)."""

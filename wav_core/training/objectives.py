@@ -161,8 +161,7 @@ def action_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=
     state = normalizer.state(batch["state"])
     prior = model.action.prior_chunk(states, state)
     if prior is not None:  # the flow generates the residual around the prior's chunk
-        mask = model.action.prior_mask
-        x0, prior_err = x0 - prior.detach(), ((prior - x0) * mask).pow(2).sum(-1).mean(1) / mask.sum()
+        x0, prior_err = x0 - prior.detach(), model.action.prior_error(prior, x0)
     t = _time(model, x0, generator)
     noise = _randn(x0.shape, x0, generator)
     vel = model.action(interpolate(x0, noise, t), t, state,
