@@ -12,7 +12,8 @@ copied unchanged, so the decoded chunk starts as the old expert's plus the prior
 JOINTS=7,8,9,10,11,12 fits the prior on those action dimensions alone (`action_prior_joints`, run 40);
 FRAME_NORM=1 standardises the frame's latents per feature (`action_frame_norm`: the statistics the
 action stage would set, over every frame of the dataset, kept by the model; the expert then reads
-them standardised too).
+them standardised too); GATE=1 gives the prior a gate per arm (`action_prior_gate`, run 42): it fits the
+reach on the ticks where the arm approaches its next grasp and learns to tell those ticks apart.
 """
 import dataclasses
 import os
@@ -33,7 +34,8 @@ old, card = load_model(sys.argv[1])
 epochs = int(sys.argv[4]) if len(sys.argv) > 4 else 40
 joints = [int(j) for j in os.environ.get("JOINTS", "").split(",") if j]
 frame_norm = os.environ.get("FRAME_NORM", "0") == "1"
-cfg = dataclasses.replace(old.cfg, action_prior=True, action_prior_joints=joints,
+gate = os.environ.get("GATE", "0") == "1"
+cfg = dataclasses.replace(old.cfg, action_prior=True, action_prior_joints=joints, action_prior_gate=gate,
                           action_frame_norm=old.cfg.action_frame_norm or frame_norm)
 cfg.validate()
 model = WAVModel(cfg)
@@ -46,7 +48,7 @@ norm = card.normalization
 ds = WavDataset(sys.argv[2], SampleSpec.for_model(cfg))
 if new_norm:
     model.action.set_frame_norm(*LatentCache.build(model.tokenizer, ds).frame_statistics(model.world))
-X, Y, first = [], [], 0
+X, Y, A, first = [], [], [], 0
 t0 = time.time()
 for e in ds.data.episodes:
     start, first = first, first + e.ticks
@@ -59,7 +61,8 @@ for e in ds.data.episodes:
             b = latents.shape[0]
             X.append(torch.cat([model.world.frame_tokens(latents[:, :, 0]).reshape(b, -1), norm.state(batch["state"])], 1))
             Y.append(norm.encode_actions(batch["actions"], batch["state"], cfg.action_space))
-X, Y = torch.cat(X), torch.cat(Y)
+            A.append(batch["approach"])
+X, Y, A = torch.cat(X), torch.cat(Y), torch.cat(A)
 if cfg.action_frame_norm:
     n_frame = X.shape[1] - cfg.state_dim
     X[:, :n_frame] = (X[:, :n_frame] - model.action.frame_mean.flatten()) / model.action.frame_std.flatten()
@@ -74,12 +77,18 @@ for epoch in range(epochs):
     perm, total = torch.randperm(len(X)), 0.0
     for i in range(0, len(X), 256):
         idx = perm[i:i + 256]
-        loss = model.action.prior_error(prior(X[idx]).unflatten(-1, Y.shape[1:]), Y[idx]).mean()
+        chunk, logits = model.action.prior_outputs(X[idx])
+        loss = model.action.prior_error(chunk, Y[idx], logits, A[idx]).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
         total += float(loss.detach()) * len(idx)
     log.append(round(total / len(X), 5))
-print(f"{epochs} epochs in {time.time() - t0:.0f} s; squared error every 10 epochs {log[::10] + [log[-1]]}")
+print(f"{epochs} epochs in {time.time() - t0:.0f} s; loss every 10 epochs {log[::10] + [log[-1]]}")
+if gate:
+    with torch.no_grad():
+        said = torch.sigmoid(model.action.prior_outputs(X)[1]) > 0.5
+    print(f"gate agrees with the approach labels on {(said == (A > 0.5)).float().mean(0).tolist()} of ticks per arm; "
+          f"labels 1 on {A.mean(0).tolist()}")
 save_model(sys.argv[3], model, card)

@@ -45,3 +45,27 @@ def next_keyframe_states(state: np.ndarray, action: np.ndarray, thresholds: np.n
         nxt = keys[np.minimum(np.searchsorted(keys, ticks, side="right"), len(keys) - 1)]
         out[:, cols] = state[nxt, cols]
     return out
+
+
+def approaching_grasp(action: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """[T, arms] float32: 1 where the arm's next gripper change (first tick k > t where its command
+    crosses the threshold) closes the gripper, i.e. the arm is on its way to a grasp; 0 where the
+    next change opens it or none follows. The approach is where a reach must be precise
+    (`ModelConfig.action_prior_gate`)."""
+    action = np.asarray(action)
+    n, dim = action.shape
+    if dim % ARM_DIM or len(thresholds) != dim // ARM_DIM:
+        raise ValueError(f"approach labels: action of shape {action.shape} and {len(thresholds)} gripper thresholds "
+                         f"do not describe the same arms of {ARM_DIM} channels")
+    out = np.zeros((n, len(thresholds)), np.float32)
+    ticks = np.arange(n)
+    for arm, threshold in enumerate(thresholds):
+        closed = action[:, arm * ARM_DIM + GRIPPER] < threshold
+        changes = np.flatnonzero(closed[1:] != closed[:-1]) + 1
+        if not len(changes):
+            continue
+        k = np.searchsorted(changes, ticks, side="right")
+        ahead = k < len(changes)
+        out[ahead, arm] = closed[changes[k[ahead]]]
+    return out
+

@@ -6,6 +6,7 @@ A sample at tick t of an episode of length T:
   state    [14] float32;  actions [H, 14] a_t..a_{t+H-1};  values [H, 17]: both repeat the last row
            past the episode end
   keyframe [14] float32: each arm's state at its next gripper change (wav_core.data.keyframes)
+  approach [arms] float32: 1 while the arm is on its way to its next grasp (wav_core.data.keyframes)
   success  bool: whether the episode succeeded
   instruction str, episode int, tick int
 Normalisation (stats.json) is the model's job, so samples stay in physical units. Which samples a
@@ -29,7 +30,7 @@ from .dataset import Dataset as DatasetIndex
 from .dataset import decode_frame, load_dataset
 from .errors import DatasetError
 from .frame_cache import open_frame_cache
-from .keyframes import gripper_thresholds, next_keyframe_states
+from .keyframes import approaching_grasp, gripper_thresholds, next_keyframe_states
 from .resize import model_frame
 
 
@@ -77,7 +78,7 @@ class WavDataset(torch.utils.data.Dataset):
         """Frames already resized to the model resolution (`wav data cache`), when built."""
         self._files: dict[int, h5py.File] = {}
         self._pid = os.getpid()
-        self._keyframes: dict[int, np.ndarray] = {}
+        self._keyframes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.images = True
         """False: samples carry no frames (training stages that read cached tokenizer latents)."""
 
@@ -134,6 +135,7 @@ class WavDataset(torch.utils.data.Dataset):
             "actions": self.chunk(episode, t, "action"),
             "values": self.chunk(episode, t, "value"),
             "keyframe": torch.from_numpy(self.keyframes(episode)[t]),
+            "approach": torch.from_numpy(self.approach(episode)[t]),
             "success": info.success,
             "instruction": info.instruction,
             "episode": episode,
@@ -154,14 +156,23 @@ class WavDataset(torch.utils.data.Dataset):
         data = np.asarray(self._file(episode)[key][t:int(rows[-1]) + 1], dtype=np.float32)
         return torch.from_numpy(data[rows - t])
 
-    def keyframes(self, episode: int) -> np.ndarray:
-        """[T, 14] the episode's keyframe targets, computed once per episode and process."""
+    def _gripper_labels(self, episode: int) -> tuple[np.ndarray, np.ndarray]:
+        """The episode's keyframe targets and approach labels, computed once per episode and process."""
         out = self._keyframes.get(episode)
         if out is None:
             f = self._file(episode)
-            out = self._keyframes[episode] = next_keyframe_states(
-                f["state"][:], f["action"][:], gripper_thresholds(self.data.stats["action"]))
+            action, thresholds = f["action"][:], gripper_thresholds(self.data.stats["action"])
+            out = self._keyframes[episode] = (next_keyframe_states(f["state"][:], action, thresholds),
+                                              approaching_grasp(action, thresholds))
         return out
+
+    def keyframes(self, episode: int) -> np.ndarray:
+        """[T, 14] the episode's keyframe targets."""
+        return self._gripper_labels(episode)[0]
+
+    def approach(self, episode: int) -> np.ndarray:
+        """[T, arms] 1 while an arm is on its way to its next grasp."""
+        return self._gripper_labels(episode)[1]
 
     def frames(self, episode: int, cam: str, ticks: list[int]) -> torch.Tensor:
         """Frames [len(ticks), 3, h, w] of one camera at the model resolution, as samples carry them."""

@@ -142,6 +142,13 @@ class ModelConfig:
     grippers and the other arm to the flow. On the drawer (README, run 40) one over the right arm's
     joints, reading standardised latents, brought its tool within 2-3 cm of the block (4 cm before),
     while the left arm beside it opened fewer drawers and completed nothing."""
+    action_prior_gate: bool = False
+    """The prior steers an arm only while the arm approaches its next grasp (its next gripper change
+    closes it, wav_core.data.keyframes.approaching_grasp): the regression learns the reach there
+    alone, a gate it predicts from the same input (one logit per arm, cross-entropy against that
+    label) scales its chunk, and the flow generates the arm's whole chunk elsewhere. Run 40's prior
+    over the right arm reached the block but then carried it, released it and retreated worse than
+    the flow (no drawer closed after 11 placements); this hands the arm back to the flow once it holds."""
     action_prior_hidden: int = 512
     action_prior_weight: float = 1.0
     """Weight of the prior's squared error (normalised action units) beside the flow loss."""
@@ -239,6 +246,11 @@ class ModelConfig:
             raise ConfigError(f"action_prior_joints: got {joints}, expected distinct indices in [0, {self.action_dim})")
         if joints and not self.action_prior:
             raise ConfigError(f"action_prior_joints: {joints} needs action_prior: true")
+        if self.action_prior_gate and not self.action_prior:
+            raise ConfigError("action_prior_gate: true needs action_prior: true")
+        if self.action_prior_gate and (self.action_dim % 7 or self.action_dim != self.state_dim):
+            raise ConfigError(f"action_prior_gate: true needs arms of 7 action channels in the state's order "
+                              f"(action_dim {self.action_dim}, state_dim {self.state_dim})")
         if self.action_prior_hidden < 1:
             raise ConfigError(f"action_prior_hidden: got {self.action_prior_hidden}, expected >= 1")
         if not self.action_prior_weight > 0.0:

@@ -4,12 +4,15 @@ hidden states of the world block at the same depth (the fast feature mode's per-
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from ..robot.piper import ARM_JOINT_NAMES
 from .config import ModelConfig
 from .layers import Attention, FeedForward, TimeEmbedding, modulate, norm
 
 KV = tuple[torch.Tensor, torch.Tensor]
+ARM_CHANNELS = len(ARM_JOINT_NAMES)
 
 
 class ExpertBlock(nn.Module):
@@ -144,12 +147,16 @@ class ActionExpert(_Expert):
                 nn.init.zeros_(self.goal_in.bias)
 
         # action_prior: a dense regression of the chunk that the flow's residual is added to.
+        # action_prior_gate: one more output per arm, the logit of "this arm approaches a grasp".
         self.prior, self.chunk_shape = None, (cfg.action_horizon, cfg.action_dim)
+        self.prior_gate = cfg.action_prior_gate
         if cfg.action_prior:
             n_in = (cfg.state_tokens - cfg.world_tokens) * self.obs_in.in_features + cfg.state_dim
-            h = cfg.action_prior_hidden
+            h, n_out = cfg.action_prior_hidden, cfg.action_horizon * cfg.action_dim
+            if self.prior_gate:
+                n_out += cfg.action_dim // ARM_CHANNELS
             self.prior = nn.Sequential(nn.Linear(n_in, h), nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, h),
-                                       nn.GELU(), nn.Linear(h, cfg.action_horizon * cfg.action_dim))
+                                       nn.GELU(), nn.Linear(h, n_out))
             mask = torch.zeros(cfg.action_dim) if cfg.action_prior_joints else torch.ones(cfg.action_dim)
             mask[list(cfg.action_prior_joints)] = 1.0
             self.register_buffer("prior_mask", mask, persistent=False)
@@ -157,21 +164,52 @@ class ActionExpert(_Expert):
     def _readout(self, obs: torch.Tensor) -> torch.Tensor:
         return self.readout(obs.flatten(1)).unflatten(-1, (-1, self.obs_pos.shape[-1]))
 
-    def prior_chunk(self, states: list[torch.Tensor], state: torch.Tensor) -> torch.Tensor | None:
-        """[B, H, A] the prior's chunk (normalised actions) from the current frame's latents that ride on
-        `states` and the normalised state [B, S], 0 outside `action_prior_joints`; None without
-        `action_prior`."""
-        if self.prior is None:
-            return None
+    def prior_input(self, states: list[torch.Tensor], state: torch.Tensor) -> torch.Tensor:
+        """[B, n_in] what the prior reads: the current frame's latents that ride on `states`, every view
+        flattened, and the normalised state [B, S]."""
         obs = self._frame(states).flatten(1)
         if state.shape[0] != obs.shape[0]:
             state = state.expand(obs.shape[0], -1)
-        return self.prior(torch.cat([obs, state], 1)).unflatten(-1, self.chunk_shape) * self.prior_mask
+        return torch.cat([obs, state], 1)
 
-    def prior_error(self, prior: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """[B] the prior's squared error on the chunk [B, H, A], averaged over `action_prior_joints`."""
+    def prior_outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The prior on its input [B, n_in]: its chunk [B, H, A] (normalised actions, 0 outside
+        `action_prior_joints`, before any gate) and, under `action_prior_gate`, each arm's gate
+        logit [B, arms] (None otherwise)."""
+        out = self.prior(x)
+        n = self.chunk_shape[0] * self.chunk_shape[1]
+        chunk = out[:, :n].unflatten(-1, self.chunk_shape) * self.prior_mask
+        return chunk, (out[:, n:] if self.prior_gate else None)
+
+    def gated(self, chunk: torch.Tensor, gate: torch.Tensor | None) -> torch.Tensor:
+        """The chunk a plan adds: each arm's columns scaled by its gate's probability."""
+        if gate is None:
+            return chunk
+        return chunk * torch.sigmoid(gate).repeat_interleave(ARM_CHANNELS, -1)[:, None]
+
+    def prior_chunk(self, states: list[torch.Tensor], state: torch.Tensor) -> torch.Tensor | None:
+        """[B, H, A] the chunk the prior adds to the flow's (normalised actions), gated under
+        `action_prior_gate`; None without `action_prior`."""
+        if self.prior is None:
+            return None
+        return self.gated(*self.prior_outputs(self.prior_input(states, state)))
+
+    def prior_error(self, prior: torch.Tensor, target: torch.Tensor, gate: torch.Tensor | None = None,
+                    approach: torch.Tensor | None = None) -> torch.Tensor:
+        """[B] the prior's squared error on the chunk [B, H, A], averaged over `action_prior_joints`.
+        Under `action_prior_gate` the error counts only the arms that approach a grasp (`approach`
+        [B, arms], the dataset's labels), and the gate's cross-entropy against those labels is added
+        for every arm the prior steers."""
         mask = self.prior_mask
-        return ((prior - target) * mask).pow(2).sum(-1).mean(1) / mask.sum()
+        if gate is None:
+            return ((prior - target) * mask).pow(2).sum(-1).mean(1) / mask.sum()
+        if approach is None:
+            raise ValueError("action_prior_gate: the batch has no 'approach' labels (wav_core.data.torch_dataset)")
+        cols = approach.repeat_interleave(ARM_CHANNELS, -1)[:, None]
+        err = ((prior - target) * mask * cols).pow(2).sum(-1).mean(1) / mask.sum()
+        arms = mask.unflatten(0, (-1, ARM_CHANNELS)).amax(1) > 0
+        bce = F.binary_cross_entropy_with_logits(gate[:, arms], approach[:, arms], reduction="none").mean(-1)
+        return err + bce
 
     def _frame(self, states: list[torch.Tensor]) -> torch.Tensor:
         """The current frame's latents that ride on every block's states (standardised under

@@ -159,9 +159,11 @@ def action_loss(model: WAVModel, batch: dict, normalizer: Normalizer, generator=
             goal = target + model.cfg.keyframe_goal_noise * _randn(target.shape, target, generator)
     x0 = normalizer.encode_actions(batch["actions"], batch["state"], model.cfg.action_space)
     state = normalizer.state(batch["state"])
-    prior = model.action.prior_chunk(states, state)
-    if prior is not None:  # the flow generates the residual around the prior's chunk
-        x0, prior_err = x0 - prior.detach(), model.action.prior_error(prior, x0)
+    prior = None
+    if model.action.prior is not None:  # the flow generates the residual around the (gated) prior's chunk
+        prior, gate = model.action.prior_outputs(model.action.prior_input(states, state))
+        x0, prior_err = (x0 - model.action.gated(prior, gate).detach(),
+                         model.action.prior_error(prior, x0, gate, batch.get("approach")))
     t = _time(model, x0, generator)
     noise = _randn(x0.shape, x0, generator)
     vel = model.action(interpolate(x0, noise, t), t, state,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from wav_core.data.keyframes import gripper_thresholds, next_keyframe_states
+from wav_core.data.keyframes import approaching_grasp, gripper_thresholds, next_keyframe_states
 
 
 def episode(left_closed, right_closed):
@@ -41,3 +41,15 @@ def test_mismatched_shapes_are_refused():
     state, action = episode((), ())
     with pytest.raises(ValueError, match="same arms"):
         next_keyframe_states(state, action[:, :7], np.array([0.035, 0.035]))
+
+
+def test_an_arm_approaches_a_grasp_until_its_gripper_closes():
+    _, action = episode(left_closed=range(3, 7), right_closed=range(5, 10))
+    out = approaching_grasp(action, np.array([0.035, 0.035]))
+    # left closes at 3 (approach before it), opens at 7 (holding), then nothing follows
+    np.testing.assert_array_equal(out[:, 0], [1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(out[:, 1], [1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
+    _, never = episode(left_closed=(), right_closed=())
+    assert not approaching_grasp(never, np.array([0.035, 0.035])).any()
+    with pytest.raises(ValueError, match="same arms"):
+        approaching_grasp(action[:, :7], np.array([0.035, 0.035]))

@@ -14,6 +14,7 @@ from wav_core.config.loader import ConfigError
 from wav_core.data.errors import DatasetError
 from wav_core.data.import_bags import import_bags
 from wav_core.data.import_hdf5 import import_aloha
+from wav_core.data.keyframes import approaching_grasp, gripper_thresholds
 from wav_core.data.synthetic import BagSpec, write_rig_bag
 from wav_core.data.torch_dataset import SampleSpec, WavDataset, make_loader
 from wav_core.training.run_config import load_run_config
@@ -187,3 +188,13 @@ def test_a_sample_carries_each_arms_next_keyframe(dataset_dir):
         for arm in (slice(0, 7), slice(7, 14)):
             ticks = [k for k in range(len(state)) if np.allclose(state[k, arm], key[arm])]
             assert ticks and max(ticks) >= min(i + 1, len(state) - 1)
+
+
+def test_a_sample_says_which_arms_approach_a_grasp(dataset_dir):
+    ds = WavDataset(str(dataset_dir), SampleSpec(image_size=(8, 12)))
+    with h5py.File(ds.data.episodes[0].path) as f:
+        action = f["action"][:]
+    expected = approaching_grasp(action, gripper_thresholds(ds.data.stats["action"]))
+    got = np.stack([ds[i]["approach"].numpy() for i in range(ds.data.episodes[0].ticks)])
+    assert got.shape == (len(action), 2) and got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)

@@ -14,7 +14,7 @@ from wav_core.model.presets import tiny
 from wav_core.planning import random_policy
 from wav_core.planning.backend.base import Backend
 from wav_core.planning.config import PlannerConfig
-from wav_core.training.objectives import action_loss, set_trainable, train_step
+from wav_core.training.objectives import action_loss, batch_context, set_trainable, train_step
 from wav_core.training.config import StageConfig
 
 from .test_conditioning_objectives import model_and_batch
@@ -123,3 +123,52 @@ def test_a_prior_over_some_joints_leaves_the_others_to_the_flow(tmp_path):
             dataclasses.replace(card.config, action_prior_joints=joints).validate()
     with pytest.raises(ConfigError, match="needs action_prior: true"):
         dataclasses.replace(card.config, action_prior=False, action_prior_joints=[1]).validate()
+
+
+GATED = dict(PRIOR, action_prior_joints=[7, 8, 9, 10, 11, 12], action_prior_gate=True)
+
+
+def test_a_gated_prior_steers_an_arm_only_while_it_approaches_a_grasp(tmp_path):
+    model, batch = model_and_batch("future", **GATED)
+    batch["success"] = torch.tensor([True, True])
+    # the right arm (columns 7-13) approaches its grasp in sample 0, holds what it grasped in sample 1
+    batch["approach"] = torch.tensor([[0.0, 1.0], [0.0, 0.0]])
+    _, m = _metrics(model, batch)
+    # the reach is learned where the arm approaches: a chunk moved on a holding arm leaves the prior's loss
+    holding = batch["actions"].clone()
+    holding[1, :, 7] += 0.3
+    assert _metrics(model, dict(batch, actions=holding))[1]["prior"] == pytest.approx(m["prior"], rel=1e-6)
+    reaching = batch["actions"].clone()
+    reaching[0, :, 7] += 0.3
+    assert _metrics(model, dict(batch, actions=reaching))[1]["prior"] != pytest.approx(m["prior"], rel=1e-3)
+    # the gate learns the labels, and the loss without them is refused by name
+    opt = torch.optim.AdamW(set_trainable(model, "action"), lr=3e-3)
+    for _ in range(40):
+        train_step(model, batch, "action", opt, Normalizer(), StageConfig(grad_clip=1.0),
+                   generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ctx = batch_context(model, batch, torch.Generator().manual_seed(0))
+        states = model.world_states(ctx.memory, torch.randn(2, *model.cfg.future_latent_shape), 1.0, ctx)
+        _, gate = model.action.prior_outputs(model.action.prior_input(states, Normalizer().state(batch["state"])))
+    assert torch.sigmoid(gate[0, 1]) > 0.8 and torch.sigmoid(gate[1, 1]) < 0.2
+    with pytest.raises(ValueError, match="no 'approach' labels"):
+        _metrics(model, {k: v for k, v in batch.items() if k != "approach"})
+
+
+def test_a_closed_gate_leaves_the_chunk_to_the_flow(tmp_path):
+    policy = random_policy("tiny", PlannerConfig(K=0, M=2, N=2, S=3), model_overrides=GATED)
+    with torch.no_grad():
+        policy.model.action.prior[-1].bias.fill_(0.2)
+        policy.model.action.prior[-1].bias[-2:] = torch.tensor([20.0, -20.0])  # left "approaches", right not
+    save_model(tmp_path / "m", policy.model, policy.card)
+    loaded, card = load_model(tmp_path / "m")
+    assert card.config.action_prior_gate
+    state = torch.zeros(1, card.config.state_dim)
+    states = [torch.zeros(1, card.config.state_tokens, card.config.world.dim)]
+    with torch.no_grad():
+        assert torch.all(loaded.action.prior_chunk(states, state).abs() < 1e-6)  # the right arm's gate is shut
+        loaded.action.prior[-1].bias[-1] = 20.0
+        opened = loaded.action.prior_chunk(states, state)
+    assert torch.all(opened[..., 7:13] != 0) and torch.all(opened[..., [*range(7), 13]] == 0)
+    with pytest.raises(ConfigError, match="action_prior_gate: true needs action_prior: true"):
+        dataclasses.replace(card.config, action_prior=False, action_prior_joints=[], action_prior_gate=True).validate()
