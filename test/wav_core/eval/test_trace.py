@@ -63,3 +63,18 @@ def test_cli_rejects_bad_arguments_before_running(tiny_model_dir, tmp_path, caps
     assert main(["trace", "--model", str(tmp_path / "none"), "--out", str(tmp_path / "t")]) == 2
     assert "is not a model directory" in capsys.readouterr().err
     assert not (tmp_path / "t").exists()
+
+
+def test_a_trace_replays_the_episode_wav_eval_ran_with_the_same_seed_and_settings(tiny_model_dir, tmp_path, capsys):
+    common = ["--model", str(tiny_model_dir), "--seed", "33", "--max-seconds", "1.0", "--K", "0", "--M", "2", "--N", "2", "--S", "2",
+              "--mode", "sync", "--action-temperature", "0"]
+    assert main(["trace", *common, "--out", str(tmp_path / "t")]) == 0
+    assert main(["eval", *common, "--episodes", "1", "--json", str(tmp_path / "e.json")]) == 0
+    traced = json.loads((tmp_path / "t" / "trace.json").read_text())
+    evaluated = json.loads((tmp_path / "e.json").read_text())["episodes"][0]["closest_m"]
+    assert traced["action_temperature"] == 0.0
+    # the trace samples each tick as it starts, eval after it runs: from the second sample on they see the same states
+    for name, closest in evaluated.items():
+        assert min(traced["policy"]["measures"][name][1:]) == pytest.approx(closest, abs=1e-5), name
+    assert main(["trace", *common[:-1], "-1", "--out", str(tmp_path / "u")]) == 2
+    assert "action_temperature" in capsys.readouterr().err and not (tmp_path / "u").exists()
