@@ -47,11 +47,12 @@ def next_keyframe_states(state: np.ndarray, action: np.ndarray, thresholds: np.n
     return out
 
 
-def approaching_grasp(action: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+def approaching_grasp(action: np.ndarray, thresholds: np.ndarray, window: int = 0) -> np.ndarray:
     """[T, arms] float32: 1 where the arm's next gripper change (first tick k > t where its command
     crosses the threshold) closes the gripper, i.e. the arm is on its way to a grasp; 0 where the
     next change opens it or none follows. The approach is where a reach must be precise
-    (`ModelConfig.action_prior_gate`)."""
+    (`ModelConfig.action_prior_gate`). window > 0 keeps only its last `window` ticks (k - t <= window):
+    the final reach, without the wait that may come before it."""
     action = np.asarray(action)
     n, dim = action.shape
     if dim % ARM_DIM or len(thresholds) != dim // ARM_DIM:
@@ -66,6 +67,8 @@ def approaching_grasp(action: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
             continue
         k = np.searchsorted(changes, ticks, side="right")
         ahead = k < len(changes)
+        if window > 0:
+            ahead &= changes[np.minimum(k, len(changes) - 1)] - ticks <= window
         out[ahead, arm] = closed[changes[k[ahead]]]
     return out
 

@@ -45,18 +45,22 @@ class SampleSpec:
     action_horizon: int = 16
     cameras: list[str] | None = None
     """Camera order of the V axis; None = the dataset's order."""
+    approach_window: int = 0
+    """Ticks before a grasp that `approach` labels (0: the whole approach; keyframes.approaching_grasp)."""
 
     @classmethod
     def for_model(cls, mcfg) -> "SampleSpec":
         """The samples a model of config `mcfg` (wav_core.model.ModelConfig) trains and is checked on."""
         return cls(image_size=tuple(mcfg.image_size), n_history=mcfg.n_history, history_stride=mcfg.history_stride,
                    n_future=mcfg.n_future, future_stride=mcfg.future_stride, action_horizon=mcfg.action_horizon,
-                   cameras=list(mcfg.views))
+                   cameras=list(mcfg.views), approach_window=mcfg.action_prior_window)
 
     def validate(self) -> None:
         for key in ("n_history", "history_stride", "n_future", "future_stride", "action_horizon"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key}: got {getattr(self, key)}, expected >= 1")
+        if self.approach_window < 0:
+            raise ConfigError(f"approach_window: got {self.approach_window}, expected ticks >= 0")
         if min(self.image_size) < 1:
             raise ConfigError(f"image_size: got {list(self.image_size)}, expected positive (h, w)")
 
@@ -163,7 +167,7 @@ class WavDataset(torch.utils.data.Dataset):
             f = self._file(episode)
             action, thresholds = f["action"][:], gripper_thresholds(self.data.stats["action"])
             out = self._keyframes[episode] = (next_keyframe_states(f["state"][:], action, thresholds),
-                                              approaching_grasp(action, thresholds))
+                                              approaching_grasp(action, thresholds, self.spec.approach_window))
         return out
 
     def keyframes(self, episode: int) -> np.ndarray:

@@ -149,6 +149,10 @@ class ModelConfig:
     label) scales its chunk, and the flow generates the arm's whole chunk elsewhere. Run 40's prior
     over the right arm reached the block but then carried it, released it and retreated worse than
     the flow (no drawer closed after 11 placements); this hands the arm back to the flow once it holds."""
+    action_prior_window: int = 0
+    """With `action_prior_gate`: the ticks before each grasp the prior steers (0: the whole approach).
+    A left arm that waits by the open drawer for the other arm to finish is approaching its regrasp of
+    the handle all that time; a window keeps the prior to the final reach (run 44)."""
     action_prior_hidden: int = 512
     action_prior_weight: float = 1.0
     """Weight of the prior's squared error (normalised action units) beside the flow loss."""
@@ -251,6 +255,10 @@ class ModelConfig:
         if self.action_prior_gate and (self.action_dim % 7 or self.action_dim != self.state_dim):
             raise ConfigError(f"action_prior_gate: true needs arms of 7 action channels in the state's order "
                               f"(action_dim {self.action_dim}, state_dim {self.state_dim})")
+        if self.action_prior_window < 0:
+            raise ConfigError(f"action_prior_window: got {self.action_prior_window}, expected ticks >= 0")
+        if self.action_prior_window and not self.action_prior_gate:
+            raise ConfigError(f"action_prior_window: {self.action_prior_window} needs action_prior_gate: true")
         if self.action_prior_hidden < 1:
             raise ConfigError(f"action_prior_hidden: got {self.action_prior_hidden}, expected >= 1")
         if not self.action_prior_weight > 0.0:

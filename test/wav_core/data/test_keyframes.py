@@ -53,3 +53,13 @@ def test_an_arm_approaches_a_grasp_until_its_gripper_closes():
     assert not approaching_grasp(never, np.array([0.035, 0.035])).any()
     with pytest.raises(ValueError, match="same arms"):
         approaching_grasp(action[:, :7], np.array([0.035, 0.035]))
+
+
+def test_a_window_keeps_the_last_ticks_of_each_approach():
+    _, action = episode(left_closed=[*range(2, 4), *range(8, 10)], right_closed=range(5, 10))
+    out = approaching_grasp(action, np.array([0.035, 0.035]), window=2)
+    # left: grasps at 2 and again at 8 (after opening at 4); only the two ticks before each close count
+    np.testing.assert_array_equal(out[:, 0], [1, 1, 0, 0, 0, 0, 1, 1, 0, 0])
+    np.testing.assert_array_equal(out[:, 1], [0, 0, 0, 1, 1, 0, 0, 0, 0, 0])
+    whole = approaching_grasp(action, np.array([0.035, 0.035]))
+    np.testing.assert_array_equal(whole[:, 0], [1, 1, 0, 0, 1, 1, 1, 1, 0, 0])

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from wav_core.config.loader import ConfigError
+from wav_core.data.torch_dataset import SampleSpec
 from wav_core.model.files import load_model, save_model
 from wav_core.model.normalize import Normalizer
 from wav_core.model.presets import tiny
@@ -172,3 +173,9 @@ def test_a_closed_gate_leaves_the_chunk_to_the_flow(tmp_path):
     assert torch.all(opened[..., 7:13] != 0) and torch.all(opened[..., [*range(7), 13]] == 0)
     with pytest.raises(ConfigError, match="action_prior_gate: true needs action_prior: true"):
         dataclasses.replace(card.config, action_prior=False, action_prior_joints=[], action_prior_gate=True).validate()
+    with pytest.raises(ConfigError, match="action_prior_window: 40 needs action_prior_gate: true"):
+        dataclasses.replace(card.config, action_prior_gate=False, action_prior_window=40).validate()
+    with pytest.raises(ConfigError, match="action_prior_window: got -1"):
+        dataclasses.replace(card.config, action_prior_window=-1).validate()
+    # the window reaches the samples the model trains on
+    assert SampleSpec.for_model(dataclasses.replace(card.config, action_prior_window=40)).approach_window == 40
