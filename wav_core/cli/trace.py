@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = {"model": str(args.model), "task": args.task, "seed": args.seed, "K": args.K, "M": args.M, "N": args.N,
-              "S": args.S, "action_temperature": args.action_temperature, "mode": args.mode, "diverge_m": diverge_m, "comparison": comparison,
+              "S": args.S, "action_temperature": args.action_temperature, "mode": args.mode, "diverge_m": diverge_m,
+              "comparison": comparison,
               "expert": expert.to_dict(), "policy": policy_run.to_dict()}
     tmp = out / ".trace.json.tmp"
     tmp.write_text(json.dumps(result, indent=2))

@@ -71,4 +71,3 @@ def approaching_grasp(action: np.ndarray, thresholds: np.ndarray, window: int = 
             ahead &= changes[np.minimum(k, len(changes) - 1)] - ticks <= window
         out[ahead, arm] = closed[changes[k[ahead]]]
     return out
-

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..config.loader import ConfigError
+from ..robot.units import ARM_DOF
 
 
 @dataclass
@@ -252,9 +253,9 @@ class ModelConfig:
             raise ConfigError(f"action_prior_joints: {joints} needs action_prior: true")
         if self.action_prior_gate and not self.action_prior:
             raise ConfigError("action_prior_gate: true needs action_prior: true")
-        if self.action_prior_gate and (self.action_dim % 7 or self.action_dim != self.state_dim):
-            raise ConfigError(f"action_prior_gate: true needs arms of 7 action channels in the state's order "
-                              f"(action_dim {self.action_dim}, state_dim {self.state_dim})")
+        if self.action_prior_gate and self.action_dim % ARM_DOF:
+            raise ConfigError(f"action_prior_gate: true needs whole arms of {ARM_DOF} action channels (one gate "
+                              f"per arm), got action_dim {self.action_dim}")
         if self.action_prior_window < 0:
             raise ConfigError(f"action_prior_window: got {self.action_prior_window}, expected ticks >= 0")
         if self.action_prior_window and not self.action_prior_gate:

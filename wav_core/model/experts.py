@@ -7,12 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..robot.piper import ARM_JOINT_NAMES
+from ..robot.units import ARM_DOF
 from .config import ModelConfig
 from .layers import Attention, FeedForward, TimeEmbedding, modulate, norm
 
 KV = tuple[torch.Tensor, torch.Tensor]
-ARM_CHANNELS = len(ARM_JOINT_NAMES)
 
 
 class ExpertBlock(nn.Module):
@@ -154,7 +153,7 @@ class ActionExpert(_Expert):
             n_in = (cfg.state_tokens - cfg.world_tokens) * self.obs_in.in_features + cfg.state_dim
             h, n_out = cfg.action_prior_hidden, cfg.action_horizon * cfg.action_dim
             if self.prior_gate:
-                n_out += cfg.action_dim // ARM_CHANNELS
+                n_out += cfg.action_dim // ARM_DOF
             self.prior = nn.Sequential(nn.Linear(n_in, h), nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, h),
                                        nn.GELU(), nn.Linear(h, n_out))
             mask = torch.zeros(cfg.action_dim) if cfg.action_prior_joints else torch.ones(cfg.action_dim)
@@ -185,7 +184,7 @@ class ActionExpert(_Expert):
         """The chunk a plan adds: each arm's columns scaled by its gate's probability."""
         if gate is None:
             return chunk
-        return chunk * torch.sigmoid(gate).repeat_interleave(ARM_CHANNELS, -1)[:, None]
+        return chunk * torch.sigmoid(gate).repeat_interleave(ARM_DOF, -1)[:, None]
 
     def prior_chunk(self, states: list[torch.Tensor], state: torch.Tensor) -> torch.Tensor | None:
         """[B, H, A] the chunk the prior adds to the flow's (normalised actions), gated under
@@ -205,9 +204,9 @@ class ActionExpert(_Expert):
             return ((prior - target) * mask).pow(2).sum(-1).mean(1) / mask.sum()
         if approach is None:
             raise ValueError("action_prior_gate: the batch has no 'approach' labels (wav_core.data.torch_dataset)")
-        cols = approach.repeat_interleave(ARM_CHANNELS, -1)[:, None]
+        cols = approach.repeat_interleave(ARM_DOF, -1)[:, None]
         err = ((prior - target) * mask * cols).pow(2).sum(-1).mean(1) / mask.sum()
-        arms = mask.unflatten(0, (-1, ARM_CHANNELS)).amax(1) > 0
+        arms = mask.unflatten(0, (-1, ARM_DOF)).amax(1) > 0
         bce = F.binary_cross_entropy_with_logits(gate[:, arms], approach[:, arms], reduction="none").mean(-1)
         return err + bce
 

@@ -173,6 +173,8 @@ def test_a_closed_gate_leaves_the_chunk_to_the_flow(tmp_path):
     assert torch.all(opened[..., 7:13] != 0) and torch.all(opened[..., [*range(7), 13]] == 0)
     with pytest.raises(ConfigError, match="action_prior_gate: true needs action_prior: true"):
         dataclasses.replace(card.config, action_prior=False, action_prior_joints=[], action_prior_gate=True).validate()
+    with pytest.raises(ConfigError, match="needs whole arms of 7 action channels .* got action_dim 13"):
+        dataclasses.replace(card.config, action_dim=13).validate()
     with pytest.raises(ConfigError, match="action_prior_window: 40 needs action_prior_gate: true"):
         dataclasses.replace(card.config, action_prior_gate=False, action_prior_window=40).validate()
     with pytest.raises(ConfigError, match="action_prior_window: got -1"):
