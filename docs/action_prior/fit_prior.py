@@ -14,7 +14,8 @@ FRAME_NORM=1 standardises the frame's latents per feature (`action_frame_norm`: 
 action stage would set, over every frame of the dataset, kept by the model; the expert then reads
 them standardised too); GATE=1 gives the prior a gate per arm (`action_prior_gate`, run 42): it fits the
 reach on the ticks where the arm approaches its next grasp and learns to tell those ticks apart;
-WINDOW=40 keeps those ticks to the last 40 before each grasp (`action_prior_window`, run 44).
+WINDOW=40 keeps those ticks to the last 40 before each grasp (`action_prior_window`, run 44); WINDOW=40,0
+keeps the left arm's so and leaves the right arm's whole approach (run 45).
 """
 import dataclasses
 import os
@@ -36,7 +37,8 @@ epochs = int(sys.argv[4]) if len(sys.argv) > 4 else 40
 joints = [int(j) for j in os.environ.get("JOINTS", "").split(",") if j]
 frame_norm = os.environ.get("FRAME_NORM", "0") == "1"
 gate = os.environ.get("GATE", "0") == "1"
-window = int(os.environ.get("WINDOW", "0"))
+window = [int(w) for w in os.environ.get("WINDOW", "0").split(",")]
+window = window[0] if len(window) == 1 else window
 cfg = dataclasses.replace(old.cfg, action_prior=True, action_prior_joints=joints, action_prior_gate=gate,
                           action_prior_window=window,
                           action_frame_norm=old.cfg.action_frame_norm or frame_norm)

@@ -9,6 +9,8 @@ with it (`ModelConfig.keyframe_weight`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..robot.piper import ARM_JOINT_NAMES
@@ -47,20 +49,23 @@ def next_keyframe_states(state: np.ndarray, action: np.ndarray, thresholds: np.n
     return out
 
 
-def approaching_grasp(action: np.ndarray, thresholds: np.ndarray, window: int = 0) -> np.ndarray:
+def approaching_grasp(action: np.ndarray, thresholds: np.ndarray, window: int | Sequence[int] = 0) -> np.ndarray:
     """[T, arms] float32: 1 where the arm's next gripper change (first tick k > t where its command
     crosses the threshold) closes the gripper, i.e. the arm is on its way to a grasp; 0 where the
     next change opens it or none follows. The approach is where a reach must be precise
     (`ModelConfig.action_prior_gate`). window > 0 keeps only its last `window` ticks (k - t <= window):
-    the final reach, without the wait that may come before it."""
+    the final reach, without the wait that may come before it; a list gives each arm its own."""
     action = np.asarray(action)
     n, dim = action.shape
     if dim % ARM_DIM or len(thresholds) != dim // ARM_DIM:
         raise ValueError(f"approach labels: action of shape {action.shape} and {len(thresholds)} gripper thresholds "
                          f"do not describe the same arms of {ARM_DIM} channels")
+    windows = [window] * len(thresholds) if isinstance(window, int) else list(window)
+    if len(windows) != len(thresholds):
+        raise ValueError(f"approach labels: {len(windows)} windows for {len(thresholds)} arms")
     out = np.zeros((n, len(thresholds)), np.float32)
     ticks = np.arange(n)
-    for arm, threshold in enumerate(thresholds):
+    for arm, (threshold, window) in enumerate(zip(thresholds, windows)):
         closed = action[:, arm * ARM_DIM + GRIPPER] < threshold
         changes = np.flatnonzero(closed[1:] != closed[:-1]) + 1
         if not len(changes):

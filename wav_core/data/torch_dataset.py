@@ -45,21 +45,23 @@ class SampleSpec:
     action_horizon: int = 16
     cameras: list[str] | None = None
     """Camera order of the V axis; None = the dataset's order."""
-    approach_window: int = 0
-    """Ticks before a grasp that `approach` labels (0: the whole approach; keyframes.approaching_grasp)."""
+    approach_window: int | list[int] = 0
+    """Ticks before a grasp that `approach` labels (0: the whole approach; keyframes.approaching_grasp),
+    for every arm or per arm."""
 
     @classmethod
     def for_model(cls, mcfg) -> "SampleSpec":
         """The samples a model of config `mcfg` (wav_core.model.ModelConfig) trains and is checked on."""
         return cls(image_size=tuple(mcfg.image_size), n_history=mcfg.n_history, history_stride=mcfg.history_stride,
                    n_future=mcfg.n_future, future_stride=mcfg.future_stride, action_horizon=mcfg.action_horizon,
-                   cameras=list(mcfg.views), approach_window=mcfg.action_prior_window)
+                   cameras=list(mcfg.views), approach_window=mcfg.approach_windows)
 
     def validate(self) -> None:
         for key in ("n_history", "history_stride", "n_future", "future_stride", "action_horizon"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key}: got {getattr(self, key)}, expected >= 1")
-        if self.approach_window < 0:
+        windows = self.approach_window
+        if min([windows] if isinstance(windows, int) else windows, default=0) < 0:
             raise ConfigError(f"approach_window: got {self.approach_window}, expected ticks >= 0")
         if min(self.image_size) < 1:
             raise ConfigError(f"image_size: got {list(self.image_size)}, expected positive (h, w)")

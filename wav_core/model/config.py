@@ -150,10 +150,11 @@ class ModelConfig:
     label) scales its chunk, and the flow generates the arm's whole chunk elsewhere. Run 40's prior
     over the right arm reached the block but then carried it, released it and retreated worse than
     the flow (no drawer closed after 11 placements); this hands the arm back to the flow once it holds."""
-    action_prior_window: int = 0
-    """With `action_prior_gate`: the ticks before each grasp the prior steers (0: the whole approach).
-    A left arm that waits by the open drawer for the other arm to finish is approaching its regrasp of
-    the handle all that time; a window keeps the prior to the final reach (run 44)."""
+    action_prior_window: int | list[int] = 0
+    """With `action_prior_gate`: the ticks before each grasp the prior steers (0: the whole approach),
+    one number for every arm or one per arm (left first). A left arm that waits by the open drawer for
+    the other arm to finish is approaching its regrasp of the handle all that time; a window keeps the
+    prior to the final reach (run 44), which the right arm's reach to the block did not need (run 45)."""
     action_prior_hidden: int = 512
     action_prior_weight: float = 1.0
     """Weight of the prior's squared error (normalised action units) beside the flow loss."""
@@ -256,9 +257,13 @@ class ModelConfig:
         if self.action_prior_gate and self.action_dim % ARM_DOF:
             raise ConfigError(f"action_prior_gate: true needs whole arms of {ARM_DOF} action channels (one gate "
                               f"per arm), got action_dim {self.action_dim}")
-        if self.action_prior_window < 0:
-            raise ConfigError(f"action_prior_window: got {self.action_prior_window}, expected ticks >= 0")
-        if self.action_prior_window and not self.action_prior_gate:
+        windows = self.action_prior_window
+        arms = self.action_dim // ARM_DOF
+        if isinstance(windows, list) and len(windows) != arms:
+            raise ConfigError(f"action_prior_window: got {windows}, expected one number or {arms} (one per arm)")
+        if min(self.approach_windows, default=0) < 0:
+            raise ConfigError(f"action_prior_window: got {windows}, expected ticks >= 0")
+        if any(self.approach_windows) and not self.action_prior_gate:
             raise ConfigError(f"action_prior_window: {self.action_prior_window} needs action_prior_gate: true")
         if self.action_prior_hidden < 1:
             raise ConfigError(f"action_prior_hidden: got {self.action_prior_hidden}, expected >= 1")
@@ -297,6 +302,12 @@ class ModelConfig:
                               f"{self.conditioning!r} (under paper the action expert reads the value noise)")
         if self.imagined_flow_steps < 1:
             raise ConfigError(f"imagined_flow_steps: got {self.imagined_flow_steps}, expected >= 1")
+
+    @property
+    def approach_windows(self) -> list[int]:
+        """`action_prior_window` per arm."""
+        windows = self.action_prior_window
+        return list(windows) if isinstance(windows, list) else [windows] * (self.action_dim // ARM_DOF)
 
     @property
     def latent_hw(self) -> tuple[int, int]:

@@ -63,3 +63,9 @@ def test_a_window_keeps_the_last_ticks_of_each_approach():
     np.testing.assert_array_equal(out[:, 1], [0, 0, 0, 1, 1, 0, 0, 0, 0, 0])
     whole = approaching_grasp(action, np.array([0.035, 0.035]))
     np.testing.assert_array_equal(whole[:, 0], [1, 1, 0, 0, 1, 1, 1, 1, 0, 0])
+    # one window per arm: the left arm's last two ticks, the right arm's whole approach
+    per_arm = approaching_grasp(action, np.array([0.035, 0.035]), window=[2, 0])
+    np.testing.assert_array_equal(per_arm[:, 0], out[:, 0])
+    np.testing.assert_array_equal(per_arm[:, 1], whole[:, 1])
+    with pytest.raises(ValueError, match="1 windows for 2 arms"):
+        approaching_grasp(action, np.array([0.035, 0.035]), window=[2])

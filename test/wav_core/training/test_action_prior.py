@@ -157,13 +157,14 @@ def test_a_gated_prior_steers_an_arm_only_while_it_approaches_a_grasp(tmp_path):
 
 
 def test_a_closed_gate_leaves_the_chunk_to_the_flow(tmp_path):
-    policy = random_policy("tiny", PlannerConfig(K=0, M=2, N=2, S=3), model_overrides=GATED)
+    policy = random_policy("tiny", PlannerConfig(K=0, M=2, N=2, S=3),
+                           model_overrides={**GATED, "action_prior_window": [40, 0]})
     with torch.no_grad():
         policy.model.action.prior[-1].bias.fill_(0.2)
         policy.model.action.prior[-1].bias[-2:] = torch.tensor([20.0, -20.0])  # left "approaches", right not
     save_model(tmp_path / "m", policy.model, policy.card)
     loaded, card = load_model(tmp_path / "m")
-    assert card.config.action_prior_gate
+    assert card.config.action_prior_gate and card.config.action_prior_window == [40, 0]
     state = torch.zeros(1, card.config.state_dim)
     states = [torch.zeros(1, card.config.state_tokens, card.config.world.dim)]
     with torch.no_grad():
@@ -179,5 +180,11 @@ def test_a_closed_gate_leaves_the_chunk_to_the_flow(tmp_path):
         dataclasses.replace(card.config, action_prior_gate=False, action_prior_window=40).validate()
     with pytest.raises(ConfigError, match="action_prior_window: got -1"):
         dataclasses.replace(card.config, action_prior_window=-1).validate()
-    # the window reaches the samples the model trains on
-    assert SampleSpec.for_model(dataclasses.replace(card.config, action_prior_window=40)).approach_window == 40
+    with pytest.raises(ConfigError, match=r"action_prior_window: got \[40\], expected one number or 2 \(one per arm\)"):
+        dataclasses.replace(card.config, action_prior_window=[40]).validate()
+    with pytest.raises(ConfigError, match=r"action_prior_window: got \[40, -1\], expected ticks >= 0"):
+        dataclasses.replace(card.config, action_prior_window=[40, -1]).validate()
+    # the window, one for both arms or one per arm, reaches the samples the model trains on
+    assert SampleSpec.for_model(dataclasses.replace(card.config, action_prior_window=40)).approach_window == [40, 40]
+    assert SampleSpec.for_model(dataclasses.replace(card.config, action_prior_window=[40, 0])).approach_window == [40, 0]
+
