@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warm-start", type=float, default=0.0, help="blend of the previous plan's Gaussians (0: cold)")
     p.add_argument("--action-temperature", type=float, default=1.0,
                    help="scale of the action flow noise (0: the chunk follows the observation and the plan alone)")
+    p.add_argument("--action-noise-gated", action="store_true",
+                   help="with a gated action prior: an arm the prior steers draws no flow noise")
     p.add_argument("--plan-temperature", type=float, default=1.0,
                    help="scale of the video and value noise the plan starts from (K = 0: the draw nearer the mode)")
     p.add_argument("--blind-scores", action="store_true",
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     key, values = _sweep_values(args.sweep) if args.sweep else ("K", [args.K])
     planners = [PlannerConfig(K=v if key == "K" else args.K, M=args.M, N=args.N, S=args.S,
                               value_steps=args.value_steps, feature_steps=args.feature_steps, warm_start=v if key == "warm" else args.warm_start,
-                              action_temperature=args.action_temperature,
+                              action_temperature=args.action_temperature, action_noise_gated=args.action_noise_gated,
                               plan_temperature=args.plan_temperature, blind_scores=args.blind_scores)
                 for v in values]
     journal = None

@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--action-temperature", type=float, default=1.0,
                    help="scale of the action's flow noise, as in `wav eval` (the same seed and settings trace "
                         "the same episode)")
+    p.add_argument("--action-noise-gated", action="store_true", help="as in `wav eval`")
     p.add_argument("--mode", default="sync", choices=["async", "sync"], help="as in `wav eval`")
     p.add_argument("--plan-latency", type=float, default=None, help="async: sim seconds every plan takes")
     p.add_argument("--config", help="YAML with a robot: section and optionally a policy: section, as in `wav eval`")
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     policy_cfg = policy_section(args.config)
     if policy_cfg is not None:
         cfg.executor, cfg.safety = policy_cfg.executor, policy_cfg.safety
-    planner = PlannerConfig(K=args.K, M=args.M, N=args.N, S=args.S, action_temperature=args.action_temperature)
+    planner = PlannerConfig(K=args.K, M=args.M, N=args.N, S=args.S, action_temperature=args.action_temperature,
+                            action_noise_gated=args.action_noise_gated)
     planner.validate()
     policy = WAVPolicy.load(args.model, planner, device=args.device)
     with SimEnv(args.task, robot=robot, render=False) as env:
@@ -67,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = {"model": str(args.model), "task": args.task, "seed": args.seed, "K": args.K, "M": args.M, "N": args.N,
-              "S": args.S, "action_temperature": args.action_temperature, "mode": args.mode, "diverge_m": diverge_m,
+              "S": args.S, "action_temperature": args.action_temperature,
+              "action_noise_gated": args.action_noise_gated, "mode": args.mode, "diverge_m": diverge_m,
               "comparison": comparison,
               "expert": expert.to_dict(), "policy": policy_run.to_dict()}
     tmp = out / ".trace.json.tmp"

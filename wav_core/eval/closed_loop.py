@@ -372,6 +372,7 @@ def summarize(episodes: list[EpisodeResult], cfg: EvalConfig, planner: PlannerCo
         "task": cfg.task, "K": planner.K, "M": planner.M, "N": planner.N, "S": planner.S,
         "value_steps": planner.value_solve_steps, "feature_steps": planner.feature_steps,
         "warm_start": planner.warm_start, "action_temperature": planner.action_temperature,
+        "action_noise_gated": planner.action_noise_gated,
         "plan_temperature": planner.plan_temperature,
         "blind_scores": planner.blind_scores,
         "seeds": [e.seed for e in episodes],

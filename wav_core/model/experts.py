@@ -184,7 +184,23 @@ class ActionExpert(_Expert):
         """The chunk a plan adds: each arm's columns scaled by its gate's probability."""
         if gate is None:
             return chunk
-        return chunk * torch.sigmoid(gate).repeat_interleave(ARM_DOF, -1)[:, None]
+        return chunk * self.gate_columns(gate)
+
+    @staticmethod
+    def gate_columns(gate: torch.Tensor) -> torch.Tensor:
+        """[B, 1, A] each arm's gate probability on each of its action columns (gate: logits [B, arms])."""
+        return torch.sigmoid(gate).repeat_interleave(ARM_DOF, -1)[:, None]
+
+    def hushed_noise(self, noise: torch.Tensor, states: list[torch.Tensor], state: torch.Tensor) -> torch.Tensor:
+        """The flow noise [B, H, A] scaled per arm by 1 - its gate's probability: an arm the prior
+        steers to a grasp is decoded at the flow's noise-free solve, the others from the drawn noise
+        (`PlannerConfig.action_noise_gated`). Unchanged without a gate."""
+        if self.prior is None or not self.prior_gate:
+            return noise
+        _, gate = self.prior_outputs(self.prior_input(states, state))
+        steered = self.prior_mask.unflatten(0, (-1, ARM_DOF)).amax(1) > 0  # an arm outside the prior has an untrained gate
+        gate = gate.masked_fill(~steered, float("-inf"))
+        return noise * (1.0 - self.gate_columns(gate)).to(noise.device, noise.dtype)
 
     def prior_chunk(self, states: list[torch.Tensor], state: torch.Tensor) -> torch.Tensor | None:
         """[B, H, A] the chunk the prior adds to the flow's (normalised actions), gated under

@@ -48,6 +48,11 @@ class PlannerConfig:
     """Scale of the action expert's flow noise. The planner chooses the video and value noises only,
     so the action noise stays a random draw that can move the chunk more than the plan does; at 0 the
     decoded chunk is a function of the observation and the plan alone."""
+    action_noise_gated: bool = False
+    """With a gated action prior (`action_prior_gate`): each arm's flow noise is scaled by 1 - its
+    gate's probability, so an arm the prior steers to a grasp is decoded noise-free while the others
+    draw theirs. The noise moved run 42's reach to the block away, and its drawer closed after more
+    of its placements with it than without."""
 
     blind_scores: bool = False
     """A control for measuring what the value's ranking adds: each video candidate is ranked by the

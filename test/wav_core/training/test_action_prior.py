@@ -188,3 +188,29 @@ def test_a_closed_gate_leaves_the_chunk_to_the_flow(tmp_path):
     assert SampleSpec.for_model(dataclasses.replace(card.config, action_prior_window=40)).approach_window == [40, 40]
     assert SampleSpec.for_model(dataclasses.replace(card.config, action_prior_window=[40, 0])).approach_window == [40, 0]
 
+
+def test_an_arm_the_prior_steers_draws_no_flow_noise():
+    planner = PlannerConfig(K=0, M=2, N=2, S=3, action_noise_gated=True)
+    policy = random_policy("tiny", planner, model_overrides=GATED)  # the prior steers the right arm only
+    cfg = policy.model.cfg
+    with torch.no_grad():
+        policy.model.action.prior[-1].bias[-2:] = torch.tensor([20.0, 20.0])  # both gates open, the left untrained
+    backend = Backend(policy.model, planner)
+    states = [torch.randn(1, cfg.state_tokens, cfg.world.dim)]
+    state, value = torch.zeros(1, cfg.state_dim), torch.randn(1, *cfg.value_shape)
+    noise = torch.randn(1, cfg.action_horizon, cfg.action_dim)
+    with torch.no_grad():
+        hushed = backend.action_noise(states, state, noise)
+        assert torch.all(hushed[..., 7:14].abs() < 1e-6)  # the right arm, gripper included, is hushed
+        assert torch.equal(hushed[..., :7], noise[..., :7])  # the left arm keeps its noise
+        # the decode starts from the hushed noise, whatever noise the right arm drew
+        other = noise.clone()
+        other[..., 7:] = torch.randn_like(other[..., 7:])
+        torch.testing.assert_close(backend.actions(states, value, state, noise),
+                                   backend.actions(states, value, state, other))
+        plain = Backend(policy.model, dataclasses.replace(planner, action_noise_gated=False))
+        torch.testing.assert_close(backend.actions(states, value, state, noise),
+                                   plain.actions(states, value, state, hushed))
+    ungated = random_policy("tiny", PlannerConfig(K=0, M=2, N=2, S=3), model_overrides=PRIOR)
+    with pytest.raises(ConfigError, match="action_noise_gated: true needs a model with a gated action prior"):
+        Backend(ungated.model, planner)

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from ...config.loader import ConfigError
 from ...model.wav import Context, WAVModel
 from ..config import PlannerConfig
 
@@ -28,6 +29,9 @@ class Backend:
 
     def __init__(self, model: WAVModel, cfg: PlannerConfig):
         cfg.validate()
+        if cfg.action_noise_gated and not model.cfg.action_prior_gate:
+            raise ConfigError("action_noise_gated: true needs a model with a gated action prior "
+                              "(action_prior_gate: true); this model has none")
         self.model = model
         self.cfg = cfg
         self.device = next(model.parameters()).device
@@ -51,10 +55,20 @@ class Backend:
         expert's states on `value` (the chosen value noise under `paper` conditioning, the chosen
         denoised value chunk under `future`; see WAVModel.value_states)."""
         model = self.model
+        noise = self.action_noise(states, state, noise)
         value_states = model.value_states(model.value.video_kv(states), value)
         actions = model.solve_action(model.action.video_kv(states), model.action.value_kv(value_states),
                                      state, noise, self.cfg.S)
         return self.with_prior(actions, states, state)
+
+    def action_noise(self, states: States, state: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """The flow noise the action solve starts from: as drawn, or hushed on the arms the action
+        prior steers (`action_noise_gated`); the gate, a small MLP, runs in PyTorch for every backend."""
+        if not self.cfg.action_noise_gated:
+            return noise
+        dev = next(self.model.parameters()).device
+        blocks = states.unbind(0) if isinstance(states, torch.Tensor) else states
+        return self.model.action.hushed_noise(noise, [s.to(dev) for s in blocks], state.to(dev)).to(noise.device)
 
     def with_prior(self, actions: torch.Tensor, states: list[torch.Tensor], state: torch.Tensor) -> torch.Tensor:
         """The executed chunk: the flow's solve plus the action prior's chunk (`action_prior`), which

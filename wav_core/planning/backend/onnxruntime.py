@@ -105,6 +105,7 @@ class OnnxRuntimeBackend(Backend):
 
     def actions(self, states: torch.Tensor, z_val: torch.Tensor, state: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         b = noise.shape[0]
+        noise = self.action_noise(states, state, noise)
         if self.solve == "unrolled":
             return self._run(f"action_b{b}", states=states, z_val=z_val, state=state, noise=noise)
         video_kv, value_kv = self._run(f"action_kv_b{b}", states=states, z_val=z_val)

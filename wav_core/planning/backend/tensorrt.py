@@ -105,4 +105,5 @@ class TensorRTBackend(GraphPlanMixin, Backend):
         return self._engine(f"value_b{z_val.shape[0]}")(states=states, z_val=z_val).float()
 
     def actions(self, states: torch.Tensor, z_val: torch.Tensor, state: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        noise = self.action_noise(states, state, noise)
         return self._engine(f"action_b{noise.shape[0]}")(states=states, z_val=z_val, state=state, noise=noise).float()
