@@ -198,9 +198,13 @@ class ActionExpert(_Expert):
         if self.prior is None or not self.prior_gate:
             return noise
         _, gate = self.prior_outputs(self.prior_input(states, state))
-        steered = self.prior_mask.unflatten(0, (-1, ARM_DOF)).amax(1) > 0  # an arm outside the prior has an untrained gate
-        gate = gate.masked_fill(~steered, float("-inf"))
+        gate = gate.masked_fill(~self.steered_arms, float("-inf"))  # an arm outside the prior has an untrained gate
         return noise * (1.0 - self.gate_columns(gate)).to(noise.device, noise.dtype)
+
+    @property
+    def steered_arms(self) -> torch.Tensor:
+        """[arms] bool: the arms with a column in `action_prior_joints`, whose gates the prior learns."""
+        return self.prior_mask.unflatten(0, (-1, ARM_DOF)).amax(1) > 0
 
     def prior_chunk(self, states: list[torch.Tensor], state: torch.Tensor) -> torch.Tensor | None:
         """[B, H, A] the chunk the prior adds to the flow's (normalised actions), gated under
@@ -222,7 +226,7 @@ class ActionExpert(_Expert):
             raise ValueError("action_prior_gate: the batch has no 'approach' labels (wav_core.data.torch_dataset)")
         cols = approach.repeat_interleave(ARM_DOF, -1)[:, None]
         err = ((prior - target) * mask * cols).pow(2).sum(-1).mean(1) / mask.sum()
-        arms = mask.unflatten(0, (-1, ARM_DOF)).amax(1) > 0
+        arms = self.steered_arms
         bce = F.binary_cross_entropy_with_logits(gate[:, arms], approach[:, arms], reduction="none").mean(-1)
         return err + bce
 

@@ -66,9 +66,9 @@ class Backend:
         prior steers (`action_noise_gated`); the gate, a small MLP, runs in PyTorch for every backend."""
         if not self.cfg.action_noise_gated:
             return noise
-        dev = next(self.model.parameters()).device
         blocks = states.unbind(0) if isinstance(states, torch.Tensor) else states
-        return self.model.action.hushed_noise(noise, [s.to(dev) for s in blocks], state.to(dev)).to(noise.device)
+        return self.model.action.hushed_noise(noise, [s.to(self.device) for s in blocks],
+                                              state.to(self.device)).to(noise.device)
 
     def with_prior(self, actions: torch.Tensor, states: list[torch.Tensor], state: torch.Tensor) -> torch.Tensor:
         """The executed chunk: the flow's solve plus the action prior's chunk (`action_prior`), which
