@@ -1,42 +1,129 @@
 """The planning ablation as a table and a plot: success and sub-goals per conditioning and K, beside
-each model's diagnose figures."""
+each model's diagnose figures.
+
+Trainings of one configuration differ in closed loop as much as two configurations do, so a row may
+pool several trainings (`--eval future@r46=...`, `--eval future@r47=...`); what planning adds is then
+measured seed by seed against K = 0 within each training and pooled (an exact McNemar test on the
+episodes only one of the two completed). Runs evaluated with `--blind-scores` (the control whose
+Gaussians move and shrink as planning's do while its choice ignores the value) or `--final best`
+form rows of their own, compared with their own K = 0 or else the plain row's."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .model_card import read_json
 
+def row_name(name: str, run: dict) -> str:
+    """The row of a run: its name, tagged with the planner settings that make it a variant."""
+    tags = [t for t, on in (("final best", run.get("final", "draw") == "best"),
+                            ("blind scores", bool(run.get("blind_scores")))) if on]
+    return f"{name} ({', '.join(tags)})" if tags else name
 
-def load_runs(evals: dict[str, str | Path]) -> dict[str, list[dict]]:
-    """name -> the K sweep of a `wav eval --sweep K=... --json` file, sorted by K."""
-    out = {}
-    for name, path in evals.items():
-        result = read_json(path, f"--eval {name}")
+
+@dataclass
+class Cell:
+    """One row's runs at one K: episodes by (training, seed)."""
+
+    K: int
+    episodes: dict[tuple[str, int], dict] = field(default_factory=dict)
+
+    @property
+    def successes(self) -> int:
+        return sum(bool(e["success"]) for e in self.episodes.values())
+
+    def subgoal_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for e in self.episodes.values():
+            for k, v in e.get("subgoals", {}).items():
+                out[k] = out.get(k, 0) + int(bool(v))
+        return out
+
+
+def _episodes(run: dict, name: str, path) -> list[dict]:
+    eps = run.get("episodes")
+    if not isinstance(eps, list) or not all(isinstance(e, dict) and "seed" in e and "success" in e for e in eps):
+        raise ValueError(f"--eval {name}: {path} has no per-episode results (episodes with seed and success)")
+    return eps
+
+
+def load_runs(evals: list[tuple[str, str | Path]]) -> dict[str, dict[int, Cell]]:
+    """Rows (conditioning, with a blind-score row of its own) -> K -> pooled cell. `evals` holds
+    (NAME or NAME@TRAINING, path of a `wav eval --json` result, one run or a --sweep)."""
+    rows: dict[str, dict[int, Cell]] = {}
+    seed_sets = {}
+    for label, path in evals:
+        name, _, training = label.partition("@")
+        result = read_json(path, f"--eval {label}")
         runs = result.get("sweep", [result])
         if not all(isinstance(r, dict) and "K" in r and "success_rate" in r for r in runs):
-            raise ValueError(f"--eval {name}: {path} is not a `wav eval --json` result (no K / success_rate)")
-        out[name] = sorted(runs, key=lambda r: r["K"])
-    seeds = {name: [tuple(r.get("seeds", [])) for r in runs] for name, runs in out.items()}
-    if len({s for runs in seeds.values() for s in runs}) > 1:
-        raise ValueError(f"--eval: the runs were evaluated on different seeds ({seeds}); compare like with like")
-    return out
+            raise ValueError(f"--eval {label}: {path} is not a `wav eval --json` result (no K / success_rate)")
+        for run in runs:
+            seed_sets[f"{label} K={run['K']}"] = tuple(sorted(run.get("seeds", [])))
+            row = row_name(name, run)
+            cell = rows.setdefault(row, {}).setdefault(run["K"], Cell(run["K"]))
+            for e in _episodes(run, label, path):
+                key = (training, int(e["seed"]))
+                if key in cell.episodes:
+                    raise ValueError(f"--eval {label}: seed {key[1]} at K={run['K']} appears twice for "
+                                     f"{row} training {training or '(one)'!r}; give each training its own @NAME")
+                cell.episodes[key] = e
+    if len(set(seed_sets.values())) > 1:
+        raise ValueError(f"--eval: the runs were evaluated on different seeds ({seed_sets}); compare like with like")
+    return {row: dict(sorted(cells.items())) for row, cells in rows.items()}
 
 
-def _cell(run: dict) -> str:
-    subs = ", ".join(f"{k} {100 * v:.0f} %" for k, v in run.get("subgoal_rates", {}).items())
-    return f"**{100 * run['success_rate']:.0f} %** ({subs})" if subs else f"**{100 * run['success_rate']:.0f} %**"
+def mcnemar(a: Cell, b: Cell) -> dict:
+    """Seed by seed within each training: episodes only a completed, only b, and the exact two-sided
+    McNemar p (a binomial test of the discordant pairs)."""
+    from scipy.stats import binomtest
+
+    keys = sorted(set(a.episodes) & set(b.episodes))
+    only_a = sum(bool(a.episodes[k]["success"]) and not b.episodes[k]["success"] for k in keys)
+    only_b = sum(bool(b.episodes[k]["success"]) and not a.episodes[k]["success"] for k in keys)
+    p = binomtest(only_b, only_a + only_b).pvalue if only_a + only_b else 1.0
+    return {"pairs": len(keys), "only_a": only_a, "only_b": only_b, "p": float(p)}
 
 
-def table(runs: dict[str, list[dict]], diagnoses: dict[str, dict] | None = None) -> str:
-    ks = sorted({r["K"] for rs in runs.values() for r in rs})
-    n = max(len(r.get("seeds", [])) for rs in runs.values() for r in rs)
-    lines = [f"Success (and sub-goals) on the same {n} held-out seeds per cell:", "",
-             "| conditioning | " + " | ".join(f"K = {k}" for k in ks) + " |",
-             "|---|" + "---|" * len(ks)]
-    for name, rs in runs.items():
-        by_k = {r["K"]: r for r in rs}
-        lines.append(f"| {name} | " + " | ".join(_cell(by_k[k]) if k in by_k else "" for k in ks) + " |")
+def _cell(cell: Cell) -> str:
+    n = len(cell.episodes)
+    subs = ", ".join(f"{k} {100 * v / n:.0f} %" for k, v in cell.subgoal_counts().items())
+    head = f"**{100 * cell.successes / n:.0f} %** {cell.successes}/{n}"
+    return f"{head} ({subs})" if subs else head
+
+
+def _baseline(rows: dict[str, dict[int, Cell]], row: str) -> Cell | None:
+    """The row's own K = 0, else its plain row's (K = 0 plans nothing, so a variant's is the same)."""
+    return rows[row].get(0) or rows.get(row.split(" (")[0], {}).get(0)
+
+
+def table(rows: dict[str, dict[int, Cell]], diagnoses: dict[str, dict] | None = None) -> str:
+    ks = sorted({k for cells in rows.values() for k in cells})
+    trainings = {row: len({t for c in cells.values() for t, _ in c.episodes}) for row, cells in rows.items()}
+    seeds = max(len({s for _, s in c.episodes}) for cells in rows.values() for c in cells.values())
+    lines = [f"Success (and sub-goals) on the same {seeds} held-out seeds per cell, pooled over each row's "
+             f"trainings:", "",
+             "| conditioning | trainings | " + " | ".join(f"K = {k}" for k in ks) + " |",
+             "|---|---|" + "---|" * len(ks)]
+    for row, cells in rows.items():
+        lines.append(f"| {row} | {trainings[row]} | " + " | ".join(_cell(cells[k]) if k in cells else "" for k in ks)
+                     + " |")
+    paired = []
+    for row, cells in rows.items():
+        base = _baseline(rows, row)
+        for k, cell in cells.items():
+            if base is None or cell is base:
+                continue
+            m = mcnemar(base, cell)
+            if not m["pairs"]:
+                continue
+            gain = 100 * (m["only_b"] - m["only_a"]) / m["pairs"]
+            paired.append(f"| {row} | {k} | {m['pairs']} | {gain:+.0f} | {m['only_b']} | {m['only_a']} | {m['p']:.3f} |")
+    if paired:
+        lines += ["", "Against K = 0 of the same trainings, seed by seed (exact McNemar):", "",
+                  "| conditioning | K | pairs | points | completed only planned | only at K = 0 | p |",
+                  "|---|---|---|---|---|---|---|", *paired]
     if diagnoses:
         lines += ["", "Does the action follow the plan? (`wav diagnose`: spread of the decoded chunk, normalised "
                   "units, when only one noise varies; value spread across video noises; value ranking on "
@@ -50,15 +137,17 @@ def table(runs: dict[str, list[dict]], diagnoses: dict[str, dict] | None = None)
     return "\n".join(lines) + "\n"
 
 
-def plot(runs: dict[str, list[dict]], path: str | Path) -> Path:
+def plot(rows: dict[str, dict[int, Cell]], path: str | Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for name, rs in runs.items():
-        ax.plot([r["K"] for r in rs], [100 * r["success_rate"] for r in rs], marker="o", label=name)
+    for row, cells in rows.items():
+        ks = list(cells)
+        ax.plot(ks, [100 * cells[k].successes / len(cells[k].episodes) for k in ks], marker="o", label=row,
+                linestyle="--" if "(" in row else "-")
     ax.set_xlabel("planning iterations K")
     ax.set_ylabel("success (%)")
     ax.set_ylim(-5, 105)
@@ -70,11 +159,11 @@ def plot(runs: dict[str, list[dict]], path: str | Path) -> Path:
     return Path(path)
 
 
-def write(evals: dict[str, str | Path], diagnoses: dict[str, str | Path], out: str | Path) -> tuple[Path, Path]:
-    runs = load_runs(evals)
+def write(evals: list[tuple[str, str | Path]], diagnoses: dict[str, str | Path], out: str | Path) -> tuple[Path, Path]:
+    rows = load_runs(evals)
     diag = {name: read_json(p, f"--diagnose {name}") for name, p in diagnoses.items()}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     md = out / "ablation.md"
-    md.write_text(table(runs, diag))
-    return md, plot(runs, out / "ablation.png")
+    md.write_text(table(rows, diag))
+    return md, plot(rows, out / "ablation.png")
