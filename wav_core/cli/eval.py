@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--blind-scores", action="store_true",
                    help="control: rank each candidate by another candidate's value scores, so the plan moves "
                         "as much but ignores the value (what the value's ranking adds is the difference)")
+    p.add_argument("--final", default="draw", choices=["draw", "best"],
+                   help="what the chunk is decoded from: draw (the paper's) samples the final Gaussians; best takes "
+                        "the last iteration's best-scored candidate, the future the value chose")
     p.add_argument("--sweep", help="K=0,1,3,5: the same seeds for each K; warm=0,0.5: for each warm-start blend at --K")
     p.add_argument("--config", help="YAML with a robot: section (cameras, rates) and optionally a policy: section "
                                     "(its executor and safety settings are used); default: the built-in rig")
@@ -111,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     planners = [PlannerConfig(K=v if key == "K" else args.K, M=args.M, N=args.N, S=args.S,
                               value_steps=args.value_steps, feature_steps=args.feature_steps, warm_start=v if key == "warm" else args.warm_start,
                               action_temperature=args.action_temperature, action_noise_gated=args.action_noise_gated,
-                              plan_temperature=args.plan_temperature, blind_scores=args.blind_scores)
+                              plan_temperature=args.plan_temperature, blind_scores=args.blind_scores,
+                              final=args.final)
                 for v in values]
     journal = None
     if args.journal:

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..planning.gaussian import Gaussians
-from ..planning.iteration import Networks, decode
+from ..planning.iteration import Chosen, Networks, decode
 from ..planning.noise import PlanNoise
 from ..planning.planner import reads_values
 from ..planning.policy import WAVPolicy
@@ -62,14 +61,13 @@ def spreads_at(policy: WAVPolicy, obs: Observation, variants: int = 8, seed: int
             "action_noise": draw(1, cfg.action_horizon, cfg.action_dim)}
     fresh = {k: draw(variants, *v.shape[1:]) for k, v in base.items()}
     nets = Networks.of(backend)
-    g = Gaussians.standard(model, dev)
     empty = torch.zeros(0, device=dev)
     out = {}
     for source in SOURCES:
         pick = {k: (fresh[k] if k == source else v.expand(variants, *v.shape[1:])) for k, v in base.items()}
         noise = PlanNoise(video=empty, value=empty, final_video=pick["video"], final_value=pick["value"],
                           action=pick["action_noise"])
-        actions, values = decode(nets, ctx, g, noise, state, reads_values(model))
+        actions, values = decode(nets, ctx, Chosen(pick["video"], pick["value"]), noise, state, reads_values(model))
         out[source] = float(actions.std(dim=0, correction=0).mean())
         if source == "video":
             out["value_video"] = float(values[..., -1].mean(dim=1).std(correction=0))

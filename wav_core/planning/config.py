@@ -34,6 +34,12 @@ class PlannerConfig:
     """How a value chunk is scored, on the normalised total-value channel: `mean` (default; the
     authors' later release also defaults to it, since SNR misbehaves for signed returns) or `snr`
     (the paper's mean / (std + snr_eps))."""
+    final: Literal["draw", "best"] = "draw"
+    """What the executed chunk is decoded from: `draw` (the paper's) draws one video and one value
+    noise from the final Gaussians; with alpha_smooth 0.9 three iterations move their mean about a
+    quarter of the way to the elites, so that draw is nearly as random as K = 0's. `best` decodes the
+    last iteration's best-ranked candidate, the future the value chose (as TD-MPC2 acts from its
+    elites rather than a fresh sample). K = 0 is the same draw under both."""
     feature_steps: int = 0
     """World denoising steps before features are taken (0 = the fast feature mode at t = 1)."""
     deadline_ms: float = 0.0
@@ -82,6 +88,8 @@ class PlannerConfig:
             raise ConfigError(f"feature_steps: got {self.feature_steps}, expected 0 <= feature_steps < S ({self.S})")
         if self.blind_scores and self.M < 2:
             raise ConfigError(f"blind_scores: needs M >= 2 (a neighbour to take scores from), got M {self.M}")
+        if self.final not in ("draw", "best"):
+            raise ConfigError(f"final: got {self.final!r}, expected one of ['draw', 'best']")
         if self.score not in ("snr", "mean"):
             raise ConfigError(f"score: got {self.score!r}, expected one of ['snr', 'mean']")
         if self.deadline_ms < 0:

@@ -42,6 +42,19 @@ def _noop(stage: str) -> None:
     pass
 
 
+@dataclass
+class Chosen:
+    """The video and value noise the executed chunk is decoded from ([B, ...], one row per plan)."""
+
+    video: torch.Tensor
+    value: torch.Tensor
+
+
+def draw(g: Gaussians, noise: PlanNoise) -> Chosen:
+    """`final: draw` (the paper's): one fresh draw from the Gaussians, using the plan's final noises."""
+    return Chosen(g.video_mean + g.video_std * noise.final_video, g.value_mean + g.value_std * noise.final_value)
+
+
 def candidates(ctx: Context, m: int, plans: int) -> Context:
     """The context the world sees for plans x m video candidates, plan-major. One plan's context is
     passed as it is (the world broadcasts one observation); with several, each plan's memory is
@@ -56,15 +69,16 @@ def candidates(ctx: Context, m: int, plans: int) -> Context:
 
 
 def iterate(nets: Networks, ctx: Context, g: Gaussians, video_noise: torch.Tensor, value_noise: torch.Tensor,
-            cfg: PlannerConfig, mark: Mark = _noop) -> tuple[Gaussians, torch.Tensor]:
+            cfg: PlannerConfig, mark: Mark = _noop) -> tuple[Gaussians, torch.Tensor, Chosen]:
     """One plan's iteration (`iterate_batch` of a batch of one): g over one candidate's noise,
-    video_noise [M, ...], value_noise [M*N, ...]. Returns the updated Gaussians and the M*N scores."""
-    g, scores = iterate_batch(nets, ctx, Gaussians.stack([g]), video_noise[None], value_noise[None], cfg, mark)
-    return g.unstack()[0], scores[0]
+    video_noise [M, ...], value_noise [M*N, ...]. Returns the updated Gaussians, the M*N scores and
+    the best-ranked candidate (a batch of one)."""
+    g, scores, best = iterate_batch(nets, ctx, Gaussians.stack([g]), video_noise[None], value_noise[None], cfg, mark)
+    return g.unstack()[0], scores[0], best
 
 
 def iterate_batch(nets: Networks, ctx: Context, g: Gaussians, video_noise: torch.Tensor, value_noise: torch.Tensor,
-                  cfg: PlannerConfig, mark: Mark = _noop) -> tuple[Gaussians, torch.Tensor]:
+                  cfg: PlannerConfig, mark: Mark = _noop) -> tuple[Gaussians, torch.Tensor, Chosen]:
     """One iteration of B plans: M video candidates each -> features -> M*N value chunks each ->
     scores -> elite updates of both Gaussians of each plan. The video elites are ranked by each
     candidate's best value sample.
@@ -72,7 +86,8 @@ def iterate_batch(nets: Networks, ctx: Context, g: Gaussians, video_noise: torch
     ctx holds the B observations; g has a leading plan dimension [B, ...]; video_noise [B, M, ...];
     value_noise [B, M*N, ...]. The networks run all B*M candidates (B*M*N value chunks) in one
     batch, plan-major; scores, elites and updates stay within each plan. Returns the updated
-    Gaussians and the scores [B, M*N] (the value's own, also under `blind_scores`)."""
+    Gaussians, the scores [B, M*N] (the value's own, also under `blind_scores`) and each plan's
+    best-ranked candidate, the one `final: best` decodes (under `blind_scores`, ranked blind)."""
     plans = video_noise.shape[0]
     z_vid = g.video_mean[:, None] + g.video_std[:, None] * video_noise
     states = nets.features(candidates(ctx, cfg.M, plans), z_vid.flatten(0, 1))
@@ -86,22 +101,29 @@ def iterate_batch(nets: Networks, ctx: Context, g: Gaussians, video_noise: torch
     video_scores = ranked.view(plans, cfg.M, cfg.N).amax(dim=2)
     mu_v, sd_v = elite_update(g.video_mean, g.video_std, z_vid, video_scores, cfg.video_elite_frac, cfg.alpha_smooth,
                               cfg.sigma_decay)
-    return Gaussians(mu_v, sd_v, mu_u, sd_u), scores
+    best = ranked.argmax(dim=1)
+    rows = torch.arange(plans, device=best.device)
+    return Gaussians(mu_v, sd_v, mu_u, sd_u), scores, Chosen(z_vid[rows, best // cfg.N], z_val[rows, best])
 
 
-def decode(nets: Networks, ctx: Context, g: Gaussians, noise: PlanNoise, state: torch.Tensor,
+def chosen(cfg: PlannerConfig, g: Gaussians, noise: PlanNoise, best: Chosen | None) -> Chosen:
+    """What the executed chunk is decoded from: a fresh draw from the final Gaussians (`final: draw`),
+    or the last iteration's best-ranked candidate (`final: best`; a plan that ran no iteration draws)."""
+    return best if cfg.final == "best" and best is not None else draw(g, noise)
+
+
+def decode(nets: Networks, ctx: Context, choice: Chosen, noise: PlanNoise, state: torch.Tensor,
            reads_values: bool, mark: Mark = _noop) -> tuple[torch.Tensor, torch.Tensor]:
-    """The executed chunk: one video and one value noise from the final Gaussians, their features
-    and denoised value, then the action solve. `reads_values`: the action expert reads the denoised
-    value chunk (`future` conditioning) instead of the value noise (`paper`).
-    One plan: g over one candidate, noise as PlanNoise.sample draws it, state [1, S]. B plans: g
+    """The executed chunk: the chosen future's features and denoised value, then the action solve
+    from the plan's action noise. `reads_values`: the action expert reads the denoised value chunk
+    (`future` conditioning) instead of the value noise (`paper`).
+    One plan: choice of one row, noise as PlanNoise.sample draws it, state [1, S]. B plans: choice
     [B, ...], `PlanNoise.stack`ed noise, state [B, S], ctx of B observations (one row each, so
     nothing is repeated). Returns actions [B, H, A] and values [B, H, C] (B = 1 for one plan),
     both normalised."""
-    z_vid = g.video_mean + g.video_std * noise.final_video
+    z_vid, z_val = choice.video, choice.value
     states = nets.features(ctx, z_vid)
     mark("world")
-    z_val = g.value_mean + g.value_std * noise.final_value
     values = nets.values(states, z_val)
     mark("value")
     actions = nets.actions(states, values if reads_values else z_val, state, noise.action)

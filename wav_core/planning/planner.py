@@ -4,7 +4,8 @@ Each iteration: M video noises -> one batched world forward -> M*N value noises 
 per flow step -> a score per value chunk -> elite updates of the value Gaussian (top
 value_elite_frac of M*N) and of the video Gaussian (top video_elite_frac of M, each ranked by its
 best value sample). After K iterations one video and one value noise are drawn from the final
-Gaussians and decoded into the executed action chunk (see `iteration.py`, shared by every backend).
+Gaussians (`final: draw`), or the last iteration's best candidate is taken (`final: best`), and
+decoded into the executed action chunk (see `iteration.py`, shared by every backend).
 Several observations (episodes evaluated in lockstep) can be planned in one call (`plan_batch`):
 their candidates share every network batch, their Gaussians and elites stay their own.
 """
@@ -22,7 +23,7 @@ from .backend.base import Backend
 from .budget import IterationBudget
 from .config import PlannerConfig
 from .gaussian import Gaussians
-from .iteration import Networks, decode, iterate_batch
+from .iteration import Networks, chosen, decode, iterate_batch
 from .noise import PlanNoise
 from .scoring import score_values, snr
 
@@ -131,19 +132,21 @@ class LatentPlanner:
         best, mean = [], []
         started = time.perf_counter() if started is None else started
         iterations = 0
+        pick = None
         for k in range(cfg.K):
             if not self.budget.allows(started):
                 break
             t_iter = time.perf_counter()
             watch.restart()
-            g, scores = iterate_batch(nets, ctx, g, noise.video[k], noise.value[k], cfg, watch.mark)
+            g, scores, pick = iterate_batch(nets, ctx, g, noise.video[k], noise.value[k], cfg, watch.mark)
             best.append(scores.amax(dim=1))
             mean.append(scores.mean(dim=1))
             iterations += 1
             self.budget.iteration((time.perf_counter() - t_iter) * 1000)
         t_final = time.perf_counter()
         watch.restart()
-        actions, values = decode(nets, ctx, g, noise, state, reads_values(model), watch.mark)
+        actions, values = decode(nets, ctx, chosen(cfg, g, noise, pick), noise, state, reads_values(model),
+                                 watch.mark)
         timings = dict(watch.ms)
         timings["total"] = (watch.last - started) * 1000
         self.budget.final((watch.last - t_final) * 1000)

@@ -15,8 +15,7 @@ from wav_core.model.flow import sample_time
 from wav_core.model.presets import tiny
 from wav_core.model.wav import WAVModel
 from wav_core.planning import PlannerConfig, WAVPolicy
-from wav_core.planning.gaussian import Gaussians
-from wav_core.planning.iteration import Networks, decode
+from wav_core.planning.iteration import Chosen, Networks, decode
 from wav_core.planning.noise import PlanNoise
 from wav_core.planning.planner import reads_values
 
@@ -93,7 +92,7 @@ def _decoded(model, ctx, state, z_vid, z_val, a):
     noise = PlanNoise(video=torch.zeros(0), value=torch.zeros(0), final_video=z_vid, final_value=z_val, action=a)
     from wav_core.planning.backend.base import Backend
     nets = Networks.of(Backend(model, PlannerConfig(K=0, M=1, N=1, S=4)))
-    return decode(nets, ctx, Gaussians.standard(model, "cpu"), noise, state, reads_values(model))
+    return decode(nets, ctx, Chosen(z_vid, z_val), noise, state, reads_values(model))
 
 
 def test_future_action_follows_the_planned_video_through_the_value_it_expects():

@@ -54,6 +54,37 @@ def test_a_static_plan_without_iterations_decodes_like_the_reference(policy):
     assert rel(got.actions, ref.actions) < 1e-5
 
 
+def test_a_static_plan_decodes_the_best_candidate_like_the_reference():
+    """`final: best`: the captured pieces carry the best candidate in buffers; run eagerly they plan
+    as the reference planner does, with every iteration count the deadline can leave."""
+    cfg = replace(CFG, final="best")
+    policy = random_policy("tiny", cfg, model_overrides={"conditioning": "future"})
+    planner = LatentPlanner(policy.model, policy.card.normalization, cfg)
+    static = StaticPlan(Backend(policy.model, cfg), policy.card.normalization, cfg)
+    drawn = LatentPlanner(policy.model, policy.card.normalization, CFG)
+    state = torch.full((1, 14), 0.2)
+    with torch.no_grad():
+        ctx = context(policy, observation(policy, 5)[0])
+        noise = policy.sample_noise(5)
+        ref = planner.plan(ctx, state, noise)
+        static.load(ctx, state, noise, None)
+        static.run()
+        got = static.result({})
+        assert rel(got.actions, ref.actions) < 1e-5 and rel(got.values, ref.values) < 1e-5
+        assert float(ref.chosen_score) == pytest.approx(float(ref.best_snr[-1]), rel=1e-5)
+        assert not np.allclose(ref.actions, drawn.plan(ctx, state, noise).actions)
+        for iterations in (0, 1):  # what a deadline leaves: the draw, or the first iteration's best
+            static.begin()
+            for k in range(iterations):
+                static.select(k)
+                static.run_iteration()
+            static.run_decode()
+            short = LatentPlanner(policy.model, policy.card.normalization, replace(cfg, K=iterations))
+            want = short.plan(ctx, state, PlanNoise(noise.video[:iterations], noise.value[:iterations],
+                                                    noise.final_video, noise.final_value, noise.action))
+            assert rel(static.out["actions"], want.actions) < 1e-5
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback on a machine without CUDA")
 def test_cudagraph_without_cuda_falls_back_to_torch_and_says_why(policy):
     with pytest.warns(BackendFallbackWarning, match=r"backend 'torch-cudagraph' unavailable \(CUDA not available"):

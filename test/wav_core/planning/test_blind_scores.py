@@ -33,17 +33,20 @@ def _plan(blind: bool):
     video = torch.tensor([[0.1, 0, 0, 0, 0], [0.9, 1, 1, 1, 1], [0.5, 2, 2, 2, 2], [0.3, 3, 3, 3, 3]])
     value = torch.randn(M * N, H, C, generator=torch.Generator().manual_seed(0))
     ctx = Context(torch.zeros(1, 1), torch.zeros(1, 1, 1), torch.ones(1, 1, dtype=torch.bool))
-    new, scores = iterate(_nets(), ctx, g, video, value, cfg)
-    return new, scores, video
+    new, scores, best = iterate(_nets(), ctx, g, video, value, cfg)
+    return new, scores, video, best
 
 
 def test_the_value_picks_the_best_candidate_and_the_blind_control_its_neighbour():
-    seeing, scores, video = _plan(blind=False)
-    blind, blind_scores, _ = _plan(blind=True)
+    seeing, scores, video, best = _plan(blind=False)
+    blind, blind_scores, _, blind_best = _plan(blind=True)
     torch.testing.assert_close(seeing.video_mean, video[1])  # the best candidate (0.9) is the elite
     torch.testing.assert_close(blind.video_mean, video[2])   # ranked by candidate 1's score
     torch.testing.assert_close(scores, blind_scores)         # the scores reported are the value's own
     assert seeing.video_std.shape == blind.video_std.shape
+    # `final: best` decodes the same choice: the best candidate, or under the control its neighbour
+    torch.testing.assert_close(best.video[0], video[1])
+    torch.testing.assert_close(blind_best.video[0], video[2])
 
 
 def test_blind_scores_need_a_neighbour():

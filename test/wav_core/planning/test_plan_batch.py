@@ -63,13 +63,15 @@ def test_a_batched_iteration_equals_one_iteration_per_plan(policy):
         starts.append(Gaussians(s.video_mean + scale, s.video_std * scale, s.value_mean - scale, s.value_std + scale))
     nets = Networks.of(policy.backend)
     with torch.no_grad():
-        g_batch, scores_batch = iterate_batch(nets, ctx, Gaussians.stack(starts),
+        g_batch, scores_batch, best_batch = iterate_batch(nets, ctx, Gaussians.stack(starts),
                                               torch.stack([n.video[0] for n in noises]),
                                               torch.stack([n.value[0] for n in noises]), CFG)
         for b, (start, noise) in enumerate(zip(starts, noises)):
             one = type(ctx)(ctx.memory[b:b + 1], ctx.text[b:b + 1], ctx.text_mask[b:b + 1])
-            g_one, scores_one = iterate(nets, one, start, noise.video[0], noise.value[0], CFG)
+            g_one, scores_one, best_one = iterate(nets, one, start, noise.video[0], noise.value[0], CFG)
             torch.testing.assert_close(scores_batch[b], scores_one, **TOL)
+            torch.testing.assert_close(best_batch.video[b], best_one.video[0], **TOL)
+            torch.testing.assert_close(best_batch.value[b], best_one.value[0], **TOL)
             for name in ("video_mean", "video_std", "value_mean", "value_std"):
                 torch.testing.assert_close(getattr(g_batch.unstack()[b], name), getattr(g_one, name), **TOL)
     # The plans differ from each other, so the comparison above is not between identical plans.

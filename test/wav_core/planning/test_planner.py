@@ -178,3 +178,35 @@ def test_at_zero_temperatures_a_plan_without_iterations_is_the_mode():
                                   policy.plan(images, np.zeros(14), seed=2).actions)
     sampled = random_policy("tiny", PlannerConfig(K=0, S=2, action_temperature=0.0))
     assert not np.allclose(sampled.plan(images, np.zeros(14), seed=1).actions, sampled.plan(images, np.zeros(14), seed=2).actions)
+
+
+class FirstElementPlanner(KnownOptimumPlanner):
+    """A value that reads one element of each candidate's future: the search can find candidates far
+    out along it, while the Gaussians, smoothed, move toward them slowly."""
+
+    def _values(self, states, z_val):
+        n = z_val.shape[0] // states[0].shape[0]
+        values = torch.zeros(z_val.shape[0], *z_val.shape[1:])
+        values[..., -1] = states[0].flatten(1)[:, 0].repeat_interleave(n)[:, None]
+        return values
+
+
+def test_the_best_candidate_is_what_the_search_found_and_a_draw_at_the_papers_smoothing_is_not(tiny_cfg):
+    """`final: best` decodes the last iteration's best-scored candidate, so the chosen score is that
+    iteration's best; `draw` (the paper's) samples the final Gaussians, which at alpha_smooth 0.9 have
+    moved about a quarter of the way toward the elites after three iterations."""
+    chosen = {}
+    for K, final in ((0, "draw"), (0, "best"), (3, "draw"), (3, "best")):
+        cfg = PlannerConfig(K=K, M=16, N=2, alpha_smooth=0.9, final=final, score="mean")
+        planner = FirstElementPlanner(cfg, tiny_cfg, None, None)
+        scores = []
+        for seed in range(8):
+            out = planner.plan(None, torch.zeros(1, 14), PlanNoise.sample(tiny_cfg, cfg, torch.Generator().manual_seed(seed)))
+            scores.append(float(out.chosen_score))
+            if K and final == "best":
+                assert float(out.chosen_score) == pytest.approx(float(out.best_snr[-1]), rel=1e-6)
+        chosen[K, final] = np.mean(scores)
+    assert chosen[0, "draw"] == chosen[0, "best"]  # no iteration: the same draw
+    assert chosen[3, "best"] > 1.5 > chosen[3, "draw"], chosen
+    with pytest.raises(ConfigError, match=r"final: got 'elite', expected one of \['draw', 'best'\]"):
+        PlannerConfig(final="elite").validate()

@@ -20,7 +20,7 @@ from ...model.normalize import Normalizer
 from ...model.wav import Context
 from ..config import PlannerConfig
 from ..gaussian import Gaussians
-from ..iteration import Networks, decode, iterate
+from ..iteration import Chosen, Networks, decode, draw, iterate
 from ..budget import IterationBudget
 from ..noise import PlanNoise
 from ..planner import PlanTensors, reads_values
@@ -44,6 +44,9 @@ class StaticPlan:
         self.video_k = torch.zeros(self.noise.video.shape[1:], **z)
         self.value_k = torch.zeros(self.noise.value.shape[1:], **z)
         self.step_scores = torch.zeros(2, **z)  # the iteration's best and mean score
+        # `final: best`: the last iteration's best candidate (begin() sets the draw a plan without
+        # iterations decodes, so one captured decode serves every iteration count).
+        self.best = Chosen(torch.zeros(1, *mc.future_latent_shape, **z), torch.zeros(1, *mc.value_shape, **z))
         self.iterations = 0
         h, c = mc.value_shape
         self.out = {
@@ -75,12 +78,17 @@ class StaticPlan:
     def begin(self) -> None:
         for name in ("video_mean", "video_std", "value_mean", "value_std"):
             getattr(self.g, name).copy_(getattr(self.start, name))
+        first = draw(self.start, self.noise)
+        self.best.video.copy_(first.video)
+        self.best.value.copy_(first.value)
 
     def run_iteration(self) -> None:
         """One iteration on the current Gaussians and the iteration's noise buffers (`select`)."""
-        g, scores = iterate(Networks.of(self.backend), self.ctx, self.g, self.video_k, self.value_k, self.cfg)
+        g, scores, best = iterate(Networks.of(self.backend), self.ctx, self.g, self.video_k, self.value_k, self.cfg)
         for name in ("video_mean", "video_std", "value_mean", "value_std"):
             getattr(self.g, name).copy_(getattr(g, name))
+        self.best.video.copy_(best.video)
+        self.best.value.copy_(best.value)
         self.step_scores[0].copy_(scores.max())
         self.step_scores[1].copy_(scores.mean())
 
@@ -93,7 +101,8 @@ class StaticPlan:
         """The executed chunk from the current Gaussians, as the eager planner decodes it; values stay
         normalised here and are converted to robot units in `result`, outside any captured region."""
         out = self.out
-        actions, values = decode(Networks.of(self.backend), self.ctx, self.g, self.noise, self.state,
+        choice = self.best if self.cfg.final == "best" else draw(self.g, self.noise)
+        actions, values = decode(Networks.of(self.backend), self.ctx, choice, self.noise, self.state,
                                  reads_values(self.backend.model))
         out["actions"].copy_(actions[0])
         out["values"].copy_(values[0])
