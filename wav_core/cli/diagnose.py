@@ -23,6 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--values", type=int, default=16,
                    help="with --data: value samples the chunk is decoded with at ticks of successful episodes")
     p.add_argument("--K", type=int, default=0, help="planner iterations for closed-loop and calibration plans")
+    p.add_argument("--plan-K", type=int, default=3,
+                   help="also plan with this many iterations at each observation and report what it changes against "
+                        "K = 0 (plan_effect: chosen score and chunk, final draw and best candidate); 0: skip")
+    p.add_argument("--M", type=int, default=8, help="video candidates of those plans")
+    p.add_argument("--N", type=int, default=4, help="value samples per video candidate of those plans")
     p.add_argument("--S", type=int, default=10, help="flow steps of the value and action solves")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--json", required=True, help="output JSON file")
@@ -44,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.json)
-    policy = WAVPolicy.load(args.model, PlannerConfig(K=args.K, S=args.S))
+    if args.plan_K < 0:
+        raise ValueError(f"--plan-K: got {args.plan_K}, expected >= 0 (0: no plan_effect)")
+    policy = WAVPolicy.load(args.model, PlannerConfig(K=args.K, M=args.M, N=args.N, S=args.S))
     calibration = None
     if args.data is not None:
         check_dataset_matches(policy, args.data)
@@ -56,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
         observations = sim_observations(policy, args.task, args.seed, args.episodes, args.ticks_per_episode)
         source = {"task": args.task, "seeds": [args.seed + i for i in range(args.episodes)]}
-    result = {"model": str(args.model), **source, **diagnose(policy, observations, args.variants, args.seed, calibration)}
+    result = {"model": str(args.model), **source, **diagnose(policy, observations, args.variants, args.seed, calibration,
+                                                                  args.plan_K)}
     if args.data is not None:
         from ..eval.value_readout import value_readout
 

@@ -9,6 +9,11 @@ runs (`iteration.decode`) is repeated with one noise varied and the others held 
   averaged over steps and joints;
 - value_spread.video: std across video variants of the predicted total value (normalised, mean
   over the chunk), at a fixed value noise: whether the value module tells futures apart;
+- plan_effect: what a K-iteration plan changes against K = 0 from the same noise (action noise off):
+  the chosen candidate's score under the paper's final draw and under `final: best`, the best score
+  the search saw, and how far each moves the normalised chunk (mean absolute change, the units of
+  action_spread): a value that finds better futures moves the score; an action that follows them
+  moves the chunk;
 - value_rank.spearman: rank correlation of predicted and true reward-to-go on held-out episodes;
 - tokenizer: reconstruction error of the observations' frames, overall and on their most detailed
   pixels (tokenizer_check.py): whether the latents every stage reads still hold the small objects;
@@ -19,14 +24,14 @@ runs (`iteration.decode`) is repeated with one noise varied and the others held 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from ..planning.iteration import Chosen, Networks, decode
 from ..planning.noise import PlanNoise
-from ..planning.planner import reads_values
+from ..planning.planner import LatentPlanner, reads_values
 from ..planning.policy import WAVPolicy
 from .tokenizer_check import tokenizer_check
 
@@ -74,6 +79,28 @@ def spreads_at(policy: WAVPolicy, obs: Observation, variants: int = 8, seed: int
     return out
 
 
+@torch.no_grad()
+def plan_effect_at(policy: WAVPolicy, obs: Observation, k: int, seed: int = 0) -> dict[str, float]:
+    """K = 0, K = k with the final draw and with the best candidate, all from one noise draw."""
+    model, norm = policy.model, policy.card.normalization
+    dev = policy.device
+    hist = torch.from_numpy(np.ascontiguousarray(obs.images)).to(dev).permute(0, 1, 4, 2, 3).float() / 255.0
+    ctx = policy.planner.backend.context(hist[None], [obs.instruction])
+    state = norm.state(torch.as_tensor(np.asarray(obs.state, dtype=np.float32), device=dev))[None]
+    base = replace(policy.planner.cfg, K=k, action_temperature=0.0, deadline_ms=0.0, warm_start=0.0)
+    noise = PlanNoise.sample(model.cfg, base, torch.Generator(device=dev).manual_seed(seed), dev)
+    plans = {}
+    for name, cfg in (("K0", replace(base, K=0)), ("draw", base), ("best", replace(base, final="best"))):
+        n = noise if cfg.K else PlanNoise(noise.video[:0], noise.value[:0], noise.final_video, noise.final_value,
+                                          noise.action)
+        plans[name] = LatentPlanner(model, norm, cfg).plan(ctx, state, n)
+    out = {f"score_{name}": float(p.chosen_score) for name, p in plans.items()}
+    out["score_seen_best"] = float(max(plans["best"].best_snr)) if plans["best"].best_snr else out["score_K0"]
+    for name in ("draw", "best"):
+        out[f"chunk_{name}"] = float((plans[name].actions - plans["K0"].actions).abs().mean())
+    return out
+
+
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Rank correlation (average ranks for ties); 0 when either side is constant."""
     def ranks(x):
@@ -92,8 +119,9 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def diagnose(policy: WAVPolicy, observations: list[Observation], variants: int = 8, seed: int = 0,
-             calibration: dict | None = None) -> dict:
-    """Mean spreads over `observations`, and the value ranking from a `value_calibration` result."""
+             calibration: dict | None = None, plan_k: int = 0) -> dict:
+    """Mean spreads over `observations`, the value ranking from a `value_calibration` result, and with
+    plan_k > 0 what a plan of that many iterations changes (`plan_effect`)."""
     if not observations:
         raise ValueError("observations: none given; diagnose needs at least one observation")
     per = [spreads_at(policy, o, variants, seed + i) for i, o in enumerate(observations)]
@@ -104,6 +132,10 @@ def diagnose(policy: WAVPolicy, observations: list[Observation], variants: int =
         "value_spread": {"video": float(np.mean([p["value_video"] for p in per]))},
         "tokenizer": tokenizer_check(policy.model, [o.images for o in observations]),
     }
+    if plan_k > 0:
+        effects = [plan_effect_at(policy, o, plan_k, seed + i) for i, o in enumerate(observations)]
+        result["plan_effect"] = {"K": plan_k, **{key: float(np.mean([e[key] for e in effects])) for key in effects[0]},
+                                 "best_above_draw": float(np.mean([e["score_best"] > e["score_draw"] for e in effects]))}
     if calibration is not None:
         true = [p["true"] for p in calibration["points"]]
         pred = [p["predicted"] for p in calibration["points"]]
@@ -150,6 +182,13 @@ def report_lines(result: dict) -> list[str]:
              f"  video noise   {a['video']:.4f}", f"  value noise   {a['value']:.4f}",
              f"  action noise  {a['action_noise']:.4f}",
              f"spread of the predicted total value across video noises: {v['video']:.4f}"]
+    if "plan_effect" in result:
+        e = result["plan_effect"]
+        lines += [f"a plan of K = {e['K']} against K = 0 (same noise, action noise off): chosen score (normalised "
+                  f"total value) {e['score_K0']:.3f} at K = 0, {e['score_draw']:.3f} with the final draw, "
+                  f"{e['score_best']:.3f} with the best candidate (best seen {e['score_seen_best']:.3f})",
+                  f"  the chunk moves {e['chunk_draw']:.4f} (final draw) and {e['chunk_best']:.4f} (best candidate), "
+                  f"mean absolute change in normalised units"]
     if "tokenizer" in result:
         t = result["tokenizer"]
         ratio = "n/a" if t["detail_ratio"] is None else f"{t['detail_ratio']:.1f}x"

@@ -41,6 +41,19 @@ def test_diagnose_separates_a_plan_following_action_from_an_inert_one():
     assert b["action_noise"] > 1e-3  # the inert model still decodes: its spread is its own noise
 
 
+def test_plan_effect_shows_whether_the_chosen_future_reaches_the_chunk():
+    follows = random_policy("tiny", PlannerConfig(K=0, M=4, N=2, S=3), model_overrides={"conditioning": "future"})
+    inert = random_policy("tiny", PlannerConfig(K=0, M=4, N=2, S=3), model_overrides={"conditioning": "future"})
+    _cut_action_from_the_plan(inert)
+    a = diagnose(follows, _observations(follows), variants=2, plan_k=1)["plan_effect"]
+    b = diagnose(inert, _observations(inert), variants=2, plan_k=1)["plan_effect"]
+    assert a["K"] == 1 and a["chunk_best"] > 1e-4 and a["chunk_draw"] > 1e-4
+    assert b["chunk_best"] < 1e-6 and b["chunk_draw"] < 1e-6  # whatever the plan chose, the same chunk
+    for e in (a, b):  # one iteration: the best candidate is the best the search saw
+        assert e["score_best"] == pytest.approx(e["score_seen_best"], rel=1e-5)
+    assert "plan_effect" not in diagnose(follows, _observations(follows, 1), variants=2)
+
+
 def test_spearman_is_rank_correlation():
     x = np.array([1.0, 2.0, 3.0, 4.0])
     assert spearman(x, x ** 3) == pytest.approx(1.0)
@@ -58,9 +71,11 @@ def test_cli_writes_the_figures_for_held_out_data(tmp_path, tiny_dataset):
     save_model(tmp_path / "m", policy.model, ModelCard(config=policy.cfg, cameras=list(policy.cfg.views)))
     out = tmp_path / "d.json"
     r = _run("--model", str(tmp_path / "m"), "--data", str(tiny_dataset), "--episodes", "1",
-             "--ticks-per-episode", "2", "--variants", "3", "--json", str(out))
+             "--ticks-per-episode", "2", "--variants", "3", "--plan-K", "1", "--M", "2", "--N", "2", "--S", "3",
+             "--json", str(out))
     assert r.returncode == 0, r.stderr
     result = json.loads(out.read_text())
+    assert result["plan_effect"]["K"] == 1 and "a plan of K = 1 against K = 0" in r.stdout
     assert set(result["action_spread"]) == {"video", "value", "action_noise"}
     assert "video" in result["value_spread"] and "spearman" in result["value_rank"]
     assert result["value_readout"]["points"] == 2 and "spearman" in result["value_readout"]["imagined"]
