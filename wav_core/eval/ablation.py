@@ -137,22 +137,36 @@ def table(rows: dict[str, dict[int, Cell]], diagnoses: dict[str, dict] | None = 
     return "\n".join(lines) + "\n"
 
 
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson interval of a success rate: honest at 20-40 episodes and at 0 or n successes."""
+    if n == 0:
+        return 0.0, 0.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def plot(rows: dict[str, dict[int, Cell]], path: str | Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for row, cells in rows.items():
-        ks = list(cells)
-        ax.plot(ks, [100 * cells[k].successes / len(cells[k].episodes) for k in ks], marker="o", label=row,
-                linestyle="--" if "(" in row else "-")
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ks = sorted({k for cells in rows.values() for k in cells})
+    for i, (row, cells) in enumerate(rows.items()):
+        x = [k + 0.06 * (i - (len(rows) - 1) / 2) for k in cells]  # side by side, not on top of each other
+        rate = [100 * c.successes / len(c.episodes) for c in cells.values()]
+        lo, hi = zip(*(wilson(c.successes, len(c.episodes)) for c in cells.values()))
+        err = [[r - 100 * a for r, a in zip(rate, lo)], [100 * b - r for r, b in zip(rate, hi)]]
+        ax.errorbar(x, rate, yerr=err, marker="o", capsize=3, label=row, linestyle="--" if "(" in row else "-")
+    ax.set_xticks(ks)
     ax.set_xlabel("planning iterations K")
-    ax.set_ylabel("success (%)")
+    ax.set_ylabel("success (%), 95 % interval")
     ax.set_ylim(-5, 105)
     ax.set_title("planning ablation")
-    ax.legend(title="conditioning")
+    ax.legend(title="conditioning", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

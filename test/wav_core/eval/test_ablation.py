@@ -6,7 +6,7 @@ import json
 import pytest
 
 from wav_core.cli.main import main
-from wav_core.eval.ablation import load_runs, mcnemar, table
+from wav_core.eval.ablation import load_runs, mcnemar, table, wilson
 
 SEEDS = list(range(1000, 1010))
 
@@ -71,3 +71,9 @@ def test_bad_inputs_are_refused(tmp_path, capsys):
     assert "has no per-episode results" in capsys.readouterr().err
     assert main(["ablation", "--eval", "paper", "--out", str(tmp_path / "out")]) == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_wilson_interval_brackets_the_rate_and_stays_within_zero_and_one():
+    lo, hi = wilson(3, 20)
+    assert lo < 0.15 < hi and lo == pytest.approx(0.052, abs=1e-3) and hi == pytest.approx(0.360, abs=1e-3)
+    assert wilson(0, 20)[0] == 0.0 and wilson(20, 20)[1] == 1.0
