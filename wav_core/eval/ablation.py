@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .model_card import read_json
 
+
 def row_name(name: str, run: dict) -> str:
     """The row of a run: its name, tagged with the planner settings that make it a variant."""
     tags = [t for t, on in (("final best", run.get("final", "draw") == "best"),
@@ -49,7 +50,7 @@ def _episodes(run: dict, name: str, path) -> list[dict]:
 
 
 def load_runs(evals: list[tuple[str, str | Path]]) -> dict[str, dict[int, Cell]]:
-    """Rows (conditioning, with a blind-score row of its own) -> K -> pooled cell. `evals` holds
+    """Rows (conditioning, and a row per variant, see `row_name`) -> K -> pooled cell. `evals` holds
     (NAME or NAME@TRAINING, path of a `wav eval --json` result, one run or a --sweep)."""
     rows: dict[str, dict[int, Cell]] = {}
     seed_sets = {}

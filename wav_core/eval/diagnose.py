@@ -45,6 +45,15 @@ class Observation:
     instruction: str
 
 
+def _inputs(policy: WAVPolicy, obs: Observation):
+    """The observation as the planner takes it: its context and the normalised state [1, S]."""
+    dev = policy.device
+    hist = torch.from_numpy(np.ascontiguousarray(obs.images)).to(dev).permute(0, 1, 4, 2, 3).float() / 255.0
+    ctx = policy.planner.backend.context(hist[None], [obs.instruction])
+    state = policy.card.normalization.state(torch.as_tensor(np.asarray(obs.state, dtype=np.float32), device=dev))
+    return ctx, state[None]
+
+
 @torch.no_grad()
 def spreads_at(policy: WAVPolicy, obs: Observation, variants: int = 8, seed: int = 0) -> dict[str, float]:
     """The spreads at one observation (keys: the three action sources and `value_video`)."""
@@ -52,11 +61,9 @@ def spreads_at(policy: WAVPolicy, obs: Observation, variants: int = 8, seed: int
         raise ValueError(f"variants: got {variants}, expected >= 2")
     model, dev = policy.model, policy.device
     cfg = model.cfg
-    hist = torch.from_numpy(np.ascontiguousarray(obs.images)).to(dev).permute(0, 1, 4, 2, 3).float() / 255.0
     backend = policy.planner.backend
-    ctx = backend.context(hist[None], [obs.instruction])
-    state = policy.card.normalization.state(torch.as_tensor(np.asarray(obs.state, dtype=np.float32), device=dev))
-    state = state[None].expand(variants, -1)
+    ctx, state = _inputs(policy, obs)
+    state = state.expand(variants, -1)
     gen = torch.Generator(device=dev).manual_seed(seed)
 
     def draw(*shape):
@@ -82,12 +89,10 @@ def spreads_at(policy: WAVPolicy, obs: Observation, variants: int = 8, seed: int
 @torch.no_grad()
 def plan_effect_at(policy: WAVPolicy, obs: Observation, k: int, seed: int = 0) -> dict[str, float]:
     """K = 0, K = k with the final draw and with the best candidate, all from one noise draw."""
-    model, norm = policy.model, policy.card.normalization
-    dev = policy.device
-    hist = torch.from_numpy(np.ascontiguousarray(obs.images)).to(dev).permute(0, 1, 4, 2, 3).float() / 255.0
-    ctx = policy.planner.backend.context(hist[None], [obs.instruction])
-    state = norm.state(torch.as_tensor(np.asarray(obs.state, dtype=np.float32), device=dev))[None]
-    base = replace(policy.planner.cfg, K=k, action_temperature=0.0, deadline_ms=0.0, warm_start=0.0)
+    model, norm, dev = policy.model, policy.card.normalization, policy.device
+    ctx, state = _inputs(policy, obs)
+    base = replace(policy.planner.cfg, K=k, action_temperature=0.0, deadline_ms=0.0, warm_start=0.0, final="draw",
+                   blind_scores=False)
     noise = PlanNoise.sample(model.cfg, base, torch.Generator(device=dev).manual_seed(seed), dev)
     plans = {}
     for name, cfg in (("K0", replace(base, K=0)), ("draw", base), ("best", replace(base, final="best"))):

@@ -52,6 +52,9 @@ def test_plan_effect_shows_whether_the_chosen_future_reaches_the_chunk():
     for e in (a, b):  # one iteration: the best candidate is the best the search saw
         assert e["score_best"] == pytest.approx(e["score_seen_best"], rel=1e-5)
     assert "plan_effect" not in diagnose(follows, _observations(follows, 1), variants=2)
+    # the policy's own planner settings do not change which decode each column measures
+    follows.set_planner(PlannerConfig(K=0, M=4, N=2, S=3, final="best", blind_scores=True))
+    assert diagnose(follows, _observations(follows), variants=2, plan_k=1)["plan_effect"] == a
 
 
 def test_spearman_is_rank_correlation():

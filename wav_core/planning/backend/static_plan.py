@@ -20,7 +20,7 @@ from ...model.normalize import Normalizer
 from ...model.wav import Context
 from ..config import PlannerConfig
 from ..gaussian import Gaussians
-from ..iteration import Chosen, Networks, decode, draw, iterate
+from ..iteration import Chosen, Networks, chosen, decode, draw, iterate
 from ..budget import IterationBudget
 from ..noise import PlanNoise
 from ..planner import PlanTensors, reads_values
@@ -101,7 +101,7 @@ class StaticPlan:
         """The executed chunk from the current Gaussians, as the eager planner decodes it; values stay
         normalised here and are converted to robot units in `result`, outside any captured region."""
         out = self.out
-        choice = self.best if self.cfg.final == "best" else draw(self.g, self.noise)
+        choice = chosen(self.cfg, self.g, self.noise, self.best)
         actions, values = decode(Networks.of(self.backend), self.ctx, choice, self.noise, self.state,
                                  reads_values(self.backend.model))
         out["actions"].copy_(actions[0])
