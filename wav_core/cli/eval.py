@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--final", default="draw", choices=["draw", "best"],
                    help="what the chunk is decoded from: draw (the paper's) samples the final Gaussians; best takes "
                         "the last iteration's best-scored candidate, the future the value chose")
+    p.add_argument("--value-noise", default="own", choices=["own", "shared"],
+                   help="own (the paper's): each video candidate draws its own value noises; shared: all candidates "
+                        "are scored with the same N draws, so their scores differ by their futures alone")
+    p.add_argument("--video-score", default="best", choices=["best", "mean"],
+                   help="what ranks a video candidate: its best value sample (the paper's) or their mean")
     p.add_argument("--sweep", help="K=0,1,3,5: the same seeds for each K; warm=0,0.5: for each warm-start blend at --K")
     p.add_argument("--config", help="YAML with a robot: section (cameras, rates) and optionally a policy: section "
                                     "(its executor and safety settings are used); default: the built-in rig")
@@ -115,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
                               value_steps=args.value_steps, feature_steps=args.feature_steps, warm_start=v if key == "warm" else args.warm_start,
                               action_temperature=args.action_temperature, action_noise_gated=args.action_noise_gated,
                               plan_temperature=args.plan_temperature, blind_scores=args.blind_scores,
-                              final=args.final)
+                              final=args.final, value_noise=args.value_noise, video_score=args.video_score)
                 for v in values]
     journal = None
     if args.journal:

@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "the same episode)")
     p.add_argument("--action-noise-gated", action="store_true", help="as in `wav eval`")
     p.add_argument("--final", default="draw", choices=["draw", "best"], help="as in `wav eval`")
+    p.add_argument("--value-noise", default="own", choices=["own", "shared"], help="as in `wav eval`")
+    p.add_argument("--video-score", default="best", choices=["best", "mean"], help="as in `wav eval`")
     p.add_argument("--mode", default="sync", choices=["async", "sync"], help="as in `wav eval`")
     p.add_argument("--plan-latency", type=float, default=None, help="async: sim seconds every plan takes")
     p.add_argument("--config", help="YAML with a robot: section and optionally a policy: section, as in `wav eval`")
@@ -56,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if policy_cfg is not None:
         cfg.executor, cfg.safety = policy_cfg.executor, policy_cfg.safety
     planner = PlannerConfig(K=args.K, M=args.M, N=args.N, S=args.S, action_temperature=args.action_temperature,
-                            action_noise_gated=args.action_noise_gated, final=args.final)
+                            action_noise_gated=args.action_noise_gated, final=args.final,
+                            value_noise=args.value_noise, video_score=args.video_score)
     planner.validate()
     policy = WAVPolicy.load(args.model, planner, device=args.device)
     with SimEnv(args.task, robot=robot, render=False) as env:

@@ -19,6 +19,8 @@ from .model_card import read_json
 def row_name(name: str, run: dict) -> str:
     """The row of a run: its name, tagged with the planner settings that make it a variant."""
     tags = [t for t, on in (("final best", run.get("final", "draw") == "best"),
+                            ("shared value noise", run.get("value_noise", "own") == "shared"),
+                            ("mean of value samples", run.get("video_score", "best") == "mean"),
                             ("blind scores", bool(run.get("blind_scores")))) if on]
     return f"{name} ({', '.join(tags)})" if tags else name
 

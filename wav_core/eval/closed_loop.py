@@ -375,6 +375,7 @@ def summarize(episodes: list[EpisodeResult], cfg: EvalConfig, planner: PlannerCo
         "action_noise_gated": planner.action_noise_gated,
         "plan_temperature": planner.plan_temperature,
         "blind_scores": planner.blind_scores, "final": planner.final,
+        "value_noise": planner.value_noise, "video_score": planner.video_score,
         "seeds": [e.seed for e in episodes],
         "success_rate": float(np.mean([e.success for e in episodes])) if episodes else 0.0,
         "subgoal_rates": {k: float(np.mean([e.subgoals.get(k, False) for e in episodes])) for k in subgoal_names},

@@ -10,7 +10,8 @@ runs (`iteration.decode`) is repeated with one noise varied and the others held 
 - value_spread.video: std across video variants of the predicted total value (normalised, mean
   over the chunk), at a fixed value noise: whether the value module tells futures apart;
 - plan_effect: what a K-iteration plan changes against K = 0 from the same noise (action noise off):
-  the chosen candidate's score under the paper's final draw and under `final: best`, the best score
+  the chosen candidate's score under the paper's final draw, under `final: best` and under
+  `final: best` with candidates scored on shared value draws by their mean (`paired`), the best score
   the search saw, and how far each moves the normalised chunk (mean absolute change, the units of
   action_spread): a value that finds better futures moves the score; an action that follows them
   moves the chunk;
@@ -88,20 +89,23 @@ def spreads_at(policy: WAVPolicy, obs: Observation, variants: int = 8, seed: int
 
 @torch.no_grad()
 def plan_effect_at(policy: WAVPolicy, obs: Observation, k: int, seed: int = 0) -> dict[str, float]:
-    """K = 0, K = k with the final draw and with the best candidate, all from one noise draw."""
+    """K = 0, K = k with the final draw, with the best candidate, and with the best candidate of
+    candidates scored on shared value draws by their mean (`paired`), all from one noise draw."""
     model, norm, dev = policy.model, policy.card.normalization, policy.device
     ctx, state = _inputs(policy, obs)
     base = replace(policy.planner.cfg, K=k, action_temperature=0.0, deadline_ms=0.0, warm_start=0.0, final="draw",
-                   blind_scores=False)
+                   blind_scores=False, value_noise="own", video_score="best")
     noise = PlanNoise.sample(model.cfg, base, torch.Generator(device=dev).manual_seed(seed), dev)
     plans = {}
-    for name, cfg in (("K0", replace(base, K=0)), ("draw", base), ("best", replace(base, final="best"))):
+    paired = replace(base, final="best", value_noise="shared", video_score="mean")
+    for name, cfg in (("K0", replace(base, K=0)), ("draw", base), ("best", replace(base, final="best")),
+                      ("paired", paired)):
         n = noise if cfg.K else PlanNoise(noise.video[:0], noise.value[:0], noise.final_video, noise.final_value,
                                           noise.action)
         plans[name] = LatentPlanner(model, norm, cfg).plan(ctx, state, n)
     out = {f"score_{name}": float(p.chosen_score) for name, p in plans.items()}
     out["score_seen_best"] = float(max(plans["best"].best_snr)) if plans["best"].best_snr else out["score_K0"]
-    for name in ("draw", "best"):
+    for name in ("draw", "best", "paired"):
         out[f"chunk_{name}"] = float((plans[name].actions - plans["K0"].actions).abs().mean())
     return out
 
@@ -191,9 +195,10 @@ def report_lines(result: dict) -> list[str]:
         e = result["plan_effect"]
         lines += [f"a plan of K = {e['K']} against K = 0 (same noise, action noise off): chosen score (normalised "
                   f"total value) {e['score_K0']:.3f} at K = 0, {e['score_draw']:.3f} with the final draw, "
-                  f"{e['score_best']:.3f} with the best candidate (best seen {e['score_seen_best']:.3f})",
-                  f"  the chunk moves {e['chunk_draw']:.4f} (final draw) and {e['chunk_best']:.4f} (best candidate), "
-                  f"mean absolute change in normalised units"]
+                  f"{e['score_best']:.3f} with the best candidate (best seen {e['score_seen_best']:.3f}), "
+                  f"{e['score_paired']:.3f} ranked on shared value draws",
+                  f"  the chunk moves {e['chunk_draw']:.4f} (final draw), {e['chunk_best']:.4f} (best candidate) and "
+                  f"{e['chunk_paired']:.4f} (shared draws), mean absolute change in normalised units"]
     if "tokenizer" in result:
         t = result["tokenizer"]
         ratio = "n/a" if t["detail_ratio"] is None else f"{t['detail_ratio']:.1f}x"

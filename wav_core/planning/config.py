@@ -60,6 +60,17 @@ class PlannerConfig:
     draw theirs. The noise moved run 42's reach to the block away, and its drawer closed after more
     of its placements with it than without."""
 
+    value_noise: Literal["own", "shared"] = "own"
+    """`own` (the paper's): each video candidate draws its own N value noises. `shared`: every
+    candidate of an iteration is scored with the same N value noises (common random numbers), so
+    candidates differ in score by their futures alone. Run 46's value draws for one future spanned a
+    third of the task's phase while its futures differed by 1 %: with own draws a candidate's score
+    is mostly its draws' luck."""
+    video_score: Literal["best", "mean"] = "best"
+    """What ranks a video candidate among its N value samples: `best` (the paper's: its best sample,
+    the luckiest of N draws) or `mean` (their mean, the value expected of that future). The chosen
+    value under `final: best` is then the best of the chosen candidate's samples either way."""
+
     blind_scores: bool = False
     """A control for measuring what the value's ranking adds: each video candidate is ranked by the
     previous candidate's value scores (its neighbour's draws, independent of it), so elites are as many
@@ -92,5 +103,9 @@ class PlannerConfig:
             raise ConfigError(f"final: got {self.final!r}, expected one of ['draw', 'best']")
         if self.score not in ("snr", "mean"):
             raise ConfigError(f"score: got {self.score!r}, expected one of ['snr', 'mean']")
+        if self.value_noise not in ("own", "shared"):
+            raise ConfigError(f"value_noise: got {self.value_noise!r}, expected one of ['own', 'shared']")
+        if self.video_score not in ("best", "mean"):
+            raise ConfigError(f"video_score: got {self.video_score!r}, expected one of ['best', 'mean']")
         if self.deadline_ms < 0:
             raise ConfigError(f"deadline_ms: got {self.deadline_ms}, expected >= 0")

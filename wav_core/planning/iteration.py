@@ -81,7 +81,8 @@ def iterate_batch(nets: Networks, ctx: Context, g: Gaussians, video_noise: torch
                   cfg: PlannerConfig, mark: Mark = _noop) -> tuple[Gaussians, torch.Tensor, Chosen]:
     """One iteration of B plans: M video candidates each -> features -> M*N value chunks each ->
     scores -> elite updates of both Gaussians of each plan. The video elites are ranked by each
-    candidate's best value sample.
+    candidate's best value sample (or their mean, `video_score`); under `value_noise: shared` every
+    candidate is scored with the first candidate's N value noises.
 
     ctx holds the B observations; g has a leading plan dimension [B, ...]; video_noise [B, M, ...];
     value_noise [B, M*N, ...]. The networks run all B*M candidates (B*M*N value chunks) in one
@@ -89,6 +90,9 @@ def iterate_batch(nets: Networks, ctx: Context, g: Gaussians, video_noise: torch
     Gaussians, the scores [B, M*N] (the value's own, also under `blind_scores`) and each plan's
     best-ranked candidate, the one `final: best` decodes (under `blind_scores`, ranked blind)."""
     plans = video_noise.shape[0]
+    if cfg.value_noise == "shared":  # every candidate takes the first candidate's N draws
+        first = value_noise.unflatten(1, (cfg.M, cfg.N))[:, :1]
+        value_noise = first.expand(-1, cfg.M, *([-1] * (first.dim() - 2))).flatten(1, 2)
     z_vid = g.video_mean[:, None] + g.video_std[:, None] * video_noise
     states = nets.features(candidates(ctx, cfg.M, plans), z_vid.flatten(0, 1))
     mark("world")
@@ -98,12 +102,14 @@ def iterate_batch(nets: Networks, ctx: Context, g: Gaussians, video_noise: torch
     ranked = scores.view(plans, cfg.M, cfg.N).roll(1, dims=1).flatten(1) if cfg.blind_scores else scores
     mu_u, sd_u = elite_update(g.value_mean, g.value_std, z_val, ranked, cfg.value_elite_frac, cfg.alpha_smooth,
                               cfg.sigma_decay)
-    video_scores = ranked.view(plans, cfg.M, cfg.N).amax(dim=2)
+    per = ranked.view(plans, cfg.M, cfg.N)
+    video_scores = per.mean(dim=2) if cfg.video_score == "mean" else per.amax(dim=2)
     mu_v, sd_v = elite_update(g.video_mean, g.video_std, z_vid, video_scores, cfg.video_elite_frac, cfg.alpha_smooth,
                               cfg.sigma_decay)
-    best = ranked.argmax(dim=1)
-    rows = torch.arange(plans, device=best.device)
-    return Gaussians(mu_v, sd_v, mu_u, sd_u), scores, Chosen(z_vid[rows, best // cfg.N], z_val[rows, best])
+    rows = torch.arange(plans, device=ranked.device)
+    top = video_scores.argmax(dim=1)
+    best = top * cfg.N + per[rows, top].argmax(dim=1)
+    return Gaussians(mu_v, sd_v, mu_u, sd_u), scores, Chosen(z_vid[rows, top], z_val[rows, best])
 
 
 def chosen(cfg: PlannerConfig, g: Gaussians, noise: PlanNoise, best: Chosen | None) -> Chosen:

@@ -77,3 +77,11 @@ def test_wilson_interval_brackets_the_rate_and_stays_within_zero_and_one():
     lo, hi = wilson(3, 20)
     assert lo < 0.15 < hi and lo == pytest.approx(0.052, abs=1e-3) and hi == pytest.approx(0.360, abs=1e-3)
     assert wilson(0, 20)[0] == 0.0 and wilson(20, 20)[1] == 1.0
+
+
+def test_planner_variants_get_rows_of_their_own():
+    from wav_core.eval.ablation import row_name
+
+    assert row_name("future", {"final": "draw"}) == "future"
+    run = {"final": "best", "value_noise": "shared", "video_score": "mean", "blind_scores": True}
+    assert row_name("future", run) == "future (final best, shared value noise, mean of value samples, blind scores)"
