@@ -4,7 +4,8 @@ each model's diagnose figures.
 Trainings of one configuration differ in closed loop as much as two configurations do, so a row may
 pool several trainings (`--eval future@r46=...`, `--eval future@r47=...`); what planning adds is then
 measured seed by seed against K = 0 within each training and pooled (an exact McNemar test on the
-episodes only one of the two completed). Runs evaluated with `--blind-scores` (the control whose
+episodes only one of the two completed); a cell may pool several seed blocks, each of which its
+K = 0 must cover. Runs evaluated with `--blind-scores` (the control whose
 Gaussians move and shrink as planning's do while its choice ignores the value) or `--final best`
 form rows of their own, compared with their own K = 0 or else the plain row's."""
 
@@ -55,7 +56,6 @@ def load_runs(evals: list[tuple[str, str | Path]]) -> dict[str, dict[int, Cell]]
     """Rows (conditioning, and a row per variant, see `row_name`) -> K -> pooled cell. `evals` holds
     (NAME or NAME@TRAINING, path of a `wav eval --json` result, one run or a --sweep)."""
     rows: dict[str, dict[int, Cell]] = {}
-    seed_sets = {}
     for label, path in evals:
         name, _, training = label.partition("@")
         result = read_json(path, f"--eval {label}")
@@ -63,7 +63,6 @@ def load_runs(evals: list[tuple[str, str | Path]]) -> dict[str, dict[int, Cell]]
         if not all(isinstance(r, dict) and "K" in r and "success_rate" in r for r in runs):
             raise ValueError(f"--eval {label}: {path} is not a `wav eval --json` result (no K / success_rate)")
         for run in runs:
-            seed_sets[f"{label} K={run['K']}"] = tuple(sorted(run.get("seeds", [])))
             row = row_name(name, run)
             cell = rows.setdefault(row, {}).setdefault(run["K"], Cell(run["K"]))
             for e in _episodes(run, label, path):
@@ -72,9 +71,24 @@ def load_runs(evals: list[tuple[str, str | Path]]) -> dict[str, dict[int, Cell]]
                     raise ValueError(f"--eval {label}: seed {key[1]} at K={run['K']} appears twice for "
                                      f"{row} training {training or '(one)'!r}; give each training its own @NAME")
                 cell.episodes[key] = e
-    if len(set(seed_sets.values())) > 1:
-        raise ValueError(f"--eval: the runs were evaluated on different seeds ({seed_sets}); compare like with like")
-    return {row: dict(sorted(cells.items())) for row, cells in rows.items()}
+    rows = {row: dict(sorted(cells.items())) for row, cells in rows.items()}
+    _check_pairs(rows)
+    return rows
+
+
+def _check_pairs(rows: dict[str, dict[int, Cell]]) -> None:
+    """Cells may cover several seed blocks, but every planned cell is paired seed by seed with its K = 0:
+    an episode its K = 0 lacks would leave the comparison unlike."""
+    for row, cells in rows.items():
+        base = _baseline(rows, row)
+        for k, cell in cells.items():
+            if cell is base:
+                continue
+            missing = sorted(cell.episodes) if base is None else sorted(set(cell.episodes) - set(base.episodes))
+            if missing:
+                shown = ", ".join(f"{t or '(one)'}:{s}" for t, s in missing[:5]) + (" ..." if len(missing) > 5 else "")
+                raise ValueError(f"--eval: {row} K={k} was evaluated on seeds its K = 0 was not ({len(missing)}: "
+                                 f"{shown}); evaluate K = 0 on the same seeds of the same training")
 
 
 def mcnemar(a: Cell, b: Cell) -> dict:
@@ -104,9 +118,9 @@ def _baseline(rows: dict[str, dict[int, Cell]], row: str) -> Cell | None:
 def table(rows: dict[str, dict[int, Cell]], diagnoses: dict[str, dict] | None = None) -> str:
     ks = sorted({k for cells in rows.values() for k in cells})
     trainings = {row: len({t for c in cells.values() for t, _ in c.episodes}) for row, cells in rows.items()}
-    seeds = max(len({s for _, s in c.episodes}) for cells in rows.values() for c in cells.values())
-    lines = [f"Success (and sub-goals) on the same {seeds} held-out seeds per cell, pooled over each row's "
-             f"trainings:", "",
+    seeds = {len({s for _, s in c.episodes}) for cells in rows.values() for c in cells.values()}
+    over = f"on the same {seeds.pop()} held-out seeds per cell" if len(seeds) == 1 else "on each cell's held-out seeds"
+    lines = [f"Success (and sub-goals) {over}, pooled over each row's trainings:", "",
              "| conditioning | trainings | " + " | ".join(f"K = {k}" for k in ks) + " |",
              "|---|---|" + "---|" * len(ks)]
     for row, cells in rows.items():

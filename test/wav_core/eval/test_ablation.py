@@ -1,5 +1,5 @@
 """`wav ablation` tabulates evals per conditioning and K, pools trainings, compares planning with K = 0
-seed by seed, and refuses runs on different seeds."""
+seed by seed, and refuses a planned cell on seeds its K = 0 lacks."""
 
 import json
 
@@ -61,9 +61,9 @@ def test_trainings_pool_and_pair_within_their_own_training(tmp_path):
 
 def test_bad_inputs_are_refused(tmp_path, capsys):
     p = _write(tmp_path, "p", _run(0, {1000}))
-    f = _write(tmp_path, "f", _run(0, {1000}, seeds=(7,)))
-    assert main(["ablation", "--eval", f"paper={p}", "--eval", f"future={f}", "--out", str(tmp_path / "out")]) == 2
-    assert "evaluated on different seeds" in capsys.readouterr().err
+    f = _write(tmp_path, "f", _run(3, {1000}, seeds=(7, 8)))
+    assert main(["ablation", "--eval", f"paper={p}", "--eval", f"paper={f}", "--out", str(tmp_path / "out")]) == 2
+    assert "paper K=3 was evaluated on seeds its K = 0 was not (2: (one):7, (one):8)" in capsys.readouterr().err
     assert main(["ablation", "--eval", f"paper={p}", "--eval", f"paper={p}", "--out", str(tmp_path / "out")]) == 2
     assert "seed 1000 at K=0 appears twice for paper" in capsys.readouterr().err
     bare = _write(tmp_path, "bare", {"K": 0, "success_rate": 0.1, "seeds": SEEDS})
@@ -85,3 +85,15 @@ def test_planner_variants_get_rows_of_their_own():
     assert row_name("future", {"final": "draw"}) == "future"
     run = {"final": "best", "value_noise": "shared", "video_score": "mean", "blind_scores": True}
     assert row_name("future", run) == "future (final best, shared value noise, mean of value samples, blind scores)"
+
+
+def test_a_training_may_add_seed_blocks_its_k0_covers(tmp_path):
+    more = list(range(2000, 2010))
+    runs = [("future", _run(0, {1000}, seeds=SEEDS)), ("future", _run(0, set(), seeds=more)),
+            ("future", _run(3, {1000, 1001}, seeds=SEEDS)), ("future", _run(3, {2000}, seeds=more)),
+            ("future", _run(3, {2000}, seeds=more, blind=True))]
+    rows = load_runs([(label, _write(tmp_path, f"r{i}", r)) for i, (label, r) in enumerate(runs)])
+    m = mcnemar(rows["future"][0], rows["future"][3])
+    assert (m["pairs"], m["only_a"], m["only_b"]) == (20, 0, 2)
+    md = table(rows)
+    assert "on each cell's held-out seeds" in md and "| future (blind scores) | 3 | 10 | +10 | 1 | 0 | 1.000 |" in md
