@@ -145,12 +145,14 @@ def table(rows: dict[str, dict[int, Cell]], diagnoses: dict[str, dict] | None = 
         lines += ["", "Does the action follow the plan? (`wav diagnose`: spread of the decoded chunk, normalised "
                   "units, when only one noise varies; value spread across video noises; value ranking on "
                   "held-out ticks)", "",
-                  "| conditioning | video noise | value noise | action noise | value spread | spearman |",
+                  "| conditioning | video noise | value noise | action noise | value spread: futures / value draws "
+                  "| spearman |",
                   "|---|---|---|---|---|---|"]
         for name, d in diagnoses.items():
-            a, rank = d["action_spread"], d.get("value_rank", {}).get("spearman")
+            a, v, rank = d["action_spread"], d["value_spread"], d.get("value_rank", {}).get("spearman")
+            draws = f" / {v['value']:.4f}" if "value" in v else ""
             lines.append(f"| {name} | {a['video']:.4f} | {a['value']:.4f} | {a['action_noise']:.4f} | "
-                         f"{d['value_spread']['video']:.4f} | {'' if rank is None else f'{rank:.3f}'} |")
+                         f"{v['video']:.4f}{draws} | {'' if rank is None else f'{rank:.3f}'} |")
     return "\n".join(lines) + "\n"
 
 

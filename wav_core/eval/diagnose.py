@@ -8,7 +8,8 @@ runs (`iteration.decode`) is repeated with one noise varied and the others held 
 - action_spread.{video,value,action_noise}: std of the normalised action chunk across the variants,
   averaged over steps and joints;
 - value_spread.video: std across video variants of the predicted total value (normalised, mean
-  over the chunk), at a fixed value noise: whether the value module tells futures apart;
+  over the chunk), at a fixed value noise: whether the value module tells futures apart; .value, the
+  same across value noises at a fixed future: how much a candidate's score is its draws' luck;
 - plan_effect: what a K-iteration plan changes against K = 0 from the same noise (action noise off):
   the chosen candidate's score under the paper's final draw, under `final: best` and under
   `final: best` with candidates scored on shared value draws by their mean (`paired`), the best score
@@ -82,8 +83,8 @@ def spreads_at(policy: WAVPolicy, obs: Observation, variants: int = 8, seed: int
                           action=pick["action_noise"])
         actions, values = decode(nets, ctx, Chosen(pick["video"], pick["value"]), noise, state, reads_values(model))
         out[source] = float(actions.std(dim=0, correction=0).mean())
-        if source == "video":
-            out["value_video"] = float(values[..., -1].mean(dim=1).std(correction=0))
+        if source in ("video", "value"):
+            out[f"value_{source}"] = float(values[..., -1].mean(dim=1).std(correction=0))
     return out
 
 
@@ -138,7 +139,7 @@ def diagnose(policy: WAVPolicy, observations: list[Observation], variants: int =
         "observations": len(observations), "variants": variants,
         "conditioning": policy.cfg.conditioning,
         "action_spread": {s: float(np.mean([p[s] for p in per])) for s in SOURCES},
-        "value_spread": {"video": float(np.mean([p["value_video"] for p in per]))},
+        "value_spread": {s: float(np.mean([p[f"value_{s}"] for p in per])) for s in ("video", "value")},
         "tokenizer": tokenizer_check(policy.model, [o.images for o in observations]),
     }
     if plan_k > 0:
@@ -190,7 +191,8 @@ def report_lines(result: dict) -> list[str]:
              "spread of the decoded action chunk (normalised units) when only this noise varies:",
              f"  video noise   {a['video']:.4f}", f"  value noise   {a['value']:.4f}",
              f"  action noise  {a['action_noise']:.4f}",
-             f"spread of the predicted total value across video noises: {v['video']:.4f}"]
+             f"spread of the predicted total value across video noises: {v['video']:.4f}, across value noises: "
+             f"{v['value']:.4f}"]
     if "plan_effect" in result:
         e = result["plan_effect"]
         lines += [f"a plan of K = {e['K']} against K = 0 (same noise, action noise off): chosen score (normalised "

@@ -34,8 +34,10 @@ def test_diagnose_separates_a_plan_following_action_from_an_inert_one():
     follows = random_policy("tiny", PlannerConfig(K=0, S=3))
     inert = random_policy("tiny", PlannerConfig(K=0, S=3))
     _cut_action_from_the_plan(inert)
-    a = diagnose(follows, _observations(follows), variants=6)["action_spread"]
+    result = diagnose(follows, _observations(follows), variants=6)
+    a = result["action_spread"]
     b = diagnose(inert, _observations(inert), variants=6)["action_spread"]
+    assert result["value_spread"]["video"] > 1e-4 and result["value_spread"]["value"] > 1e-4  # both move the value
     assert a["video"] > 1e-3 and a["value"] > 1e-3
     assert b["video"] < 1e-6 and b["value"] < 1e-6
     assert b["action_noise"] > 1e-3  # the inert model still decodes: its spread is its own noise
@@ -82,7 +84,7 @@ def test_cli_writes_the_figures_for_held_out_data(tmp_path, tiny_dataset):
     result = json.loads(out.read_text())
     assert result["plan_effect"]["K"] == 1 and "a plan of K = 1 against K = 0" in r.stdout
     assert set(result["action_spread"]) == {"video", "value", "action_noise"}
-    assert "video" in result["value_spread"] and "spearman" in result["value_rank"]
+    assert set(result["value_spread"]) == {"video", "value"} and "spearman" in result["value_rank"]
     assert result["value_readout"]["points"] == 2 and "spearman" in result["value_readout"]["imagined"]
     assert "true_future" not in result["value_readout"]  # a paper-conditioned value never saw true futures
     assert result["value_choice"] is None and "value choice: n/a" in r.stdout  # its action reads no value chunk
