@@ -19,8 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated pick rules, each run on every seed: first (the policy as it is), value "
                         "(the model's best-scored candidate), oracle (the best candidate played ahead)")
     p.add_argument("--candidates", type=int, default=8, help="futures planned and played ahead per decision")
-    p.add_argument("--vary", default="plan", choices=["plan", "all"],
-                   help="plan: candidates differ in video and value noise; all: in the action noise too")
+    p.add_argument("--vary", default="plan", choices=["plan", "video", "all"],
+                   help="plan: candidates differ in video and value noise; video: in the video noise alone, scored "
+                        "with one shared value draw; all: in the action noise too")
     p.add_argument("--K", type=int, default=0, help="planner iterations before the candidates are drawn")
     p.add_argument("--M", type=int, default=8)
     p.add_argument("--N", type=int, default=2)

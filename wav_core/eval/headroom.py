@@ -2,7 +2,8 @@
 
 At every decision of a closed-loop episode, `candidates` plans of the same observation are decoded
 in one batch. They share the action's flow noise and differ in the video and value noise the
-planner searches over (`vary: plan`; `all` varies the action noise too); candidate 0 draws the
+planner searches over (`vary: plan`; `video` keeps the value noise shared too, so the model's
+scores differ by the futures alone; `all` varies the action noise too); candidate 0 draws the
 noise the policy would draw on its own, so it is the policy's own plan (up to the float round-off of
 a batched call). Each candidate chunk is played ahead in the simulator from
 the current state, which is put back afterwards, and scored by how far along the task it leaves the
@@ -36,14 +37,15 @@ from .closed_loop import EpisodeResult, EvalConfig, PolicySource, run_episode, s
 from .diagnose import spearman
 
 PICKS = ("first", "value", "oracle")
-VARY = ("plan", "all")
+VARY = ("plan", "video", "all")
 
 
 @dataclass
 class HeadroomConfig:
     candidates: int = 8
     vary: str = "plan"
-    """plan: candidates differ in their video and value noise; all: in their action noise too."""
+    """plan: candidates differ in their video and value noise; video: in their video noise alone (one
+    value draw scores them all, as under `value_noise: shared`); all: in their action noise too."""
     subgoal_bonus: float = 0.2
     success_bonus: float = 1.0
 
@@ -118,7 +120,8 @@ class CandidatePicker(EpisodePolicy):
 
     def noises(self, seed: int | None) -> list[PlanNoise]:
         """Candidate 0 draws what `policy.plan(seed=seed)` draws; the others replace its final video
-        and value noise (and, with vary `all`, its action noise) by draws of their own."""
+        and value noise (with vary `video` the video noise alone; with `all` the action noise too) by
+        draws of their own."""
         base = self.policy.sample_noise(seed)
         out = [base]
         for m in range(1, self.settings.candidates):
@@ -128,7 +131,9 @@ class CandidatePicker(EpisodePolicy):
             else:
                 g.manual_seed((int(seed) * 1_000_003 + m) % (2**63 - 1))
             other = self.policy.sample_noise(generator=g)
-            changes = {"final_video": other.final_video, "final_value": other.final_value}
+            changes = {"final_video": other.final_video}
+            if self.settings.vary != "video":
+                changes["final_value"] = other.final_value
             if self.settings.vary == "all":
                 changes["action"] = other.action
             out.append(dataclasses.replace(base, **changes))

@@ -70,6 +70,10 @@ def test_candidate_zero_draws_the_policy_s_own_noise_and_the_others_vary_the_pla
         assert torch.equal(other.action, own.action)
         assert not torch.equal(other.final_video, own.final_video)
         assert not torch.equal(other.final_value, own.final_value)
+    futures = CandidatePicker(policy, env, "first", HeadroomConfig(candidates=3, vary="video")).noises(7)
+    for other in futures[1:]:  # one value draw scores every future
+        assert torch.equal(other.final_value, own.final_value) and torch.equal(other.action, own.action)
+        assert not torch.equal(other.final_video, own.final_video)
     every = CandidatePicker(policy, env, "first", HeadroomConfig(candidates=3, vary="all")).noises(7)
     assert not torch.equal(every[1].action, own.action)
 
