@@ -78,13 +78,15 @@ def load_runs(evals: list[tuple[str, str | Path]]) -> dict[str, dict[int, Cell]]
 
 def _check_pairs(rows: dict[str, dict[int, Cell]]) -> None:
     """Cells may cover several seed blocks, but every planned cell is paired seed by seed with its K = 0:
-    an episode its K = 0 lacks would leave the comparison unlike."""
+    an episode its K = 0 lacks would leave the comparison unlike. A row with no K = 0 is not paired."""
     for row, cells in rows.items():
         base = _baseline(rows, row)
+        if base is None:
+            continue
         for k, cell in cells.items():
             if cell is base:
                 continue
-            missing = sorted(cell.episodes) if base is None else sorted(set(cell.episodes) - set(base.episodes))
+            missing = sorted(set(cell.episodes) - set(base.episodes))
             if missing:
                 shown = ", ".join(f"{t or '(one)'}:{s}" for t, s in missing[:5]) + (" ..." if len(missing) > 5 else "")
                 raise ValueError(f"--eval: {row} K={k} was evaluated on seeds its K = 0 was not ({len(missing)}: "
@@ -143,7 +145,7 @@ def table(rows: dict[str, dict[int, Cell]], diagnoses: dict[str, dict] | None = 
                   "|---|---|---|---|---|---|---|", *paired]
     if diagnoses:
         lines += ["", "Does the action follow the plan? (`wav diagnose`: spread of the decoded chunk, normalised "
-                  "units, when only one noise varies; value spread across video noises; value ranking on "
+                  "units, when only one noise varies; value spread across futures and across value draws; value ranking on "
                   "held-out ticks)", "",
                   "| conditioning | video noise | value noise | action noise | value spread: futures / value draws "
                   "| spearman |",

@@ -96,4 +96,7 @@ def test_a_training_may_add_seed_blocks_its_k0_covers(tmp_path):
     m = mcnemar(rows["future"][0], rows["future"][3])
     assert (m["pairs"], m["only_a"], m["only_b"]) == (20, 0, 2)
     md = table(rows)
+    planned_only = load_runs([("bowl", _write(tmp_path, "k1", _run(1, {1000}))),
+                              ("bowl", _write(tmp_path, "k3", _run(3, set(), seeds=more)))])
+    assert [c.successes for c in planned_only["bowl"].values()] == [1, 0]  # nothing to pair with, nothing refused
     assert "on each cell's held-out seeds" in md and "| future (blind scores) | 3 | 10 | +10 | 1 | 0 | 1.000 |" in md
